@@ -1,0 +1,184 @@
+/// A control element or a batch travelling through a channel, in order.
+@usableFromInline
+enum ChannelElement {
+    /// A `RecordBatch<T>` of the channel's type, and how many records it holds.
+    case records(AnyObject, count: Int)
+    case watermark(Int64)
+    case watermarkStatus(idle: Bool)
+    case endOfPartition
+}
+
+/// Everything a task waits on: its input channels and its mailbox.
+///
+/// One lock guards all of them, so a task blocks in one place until data, a mail, a clock
+/// change or its next deadline arrives. Each channel holds at most `capacity` record batches;
+/// a producer pushing into a full channel blocks: that is backpressure, and it bounds memory
+/// by channel capacity, not by input size.
+@usableFromInline final class InputGate: @unchecked Sendable {
+    // Mutable state below is only touched with `lock` held.
+    private struct Channel {
+        var elements: [ChannelElement] = []
+        var head = 0
+        var queuedBatches = 0
+        var highWaterMark = 0
+        var blocked = false
+        var ended = false
+        var isEmpty: Bool { head == elements.count }
+    }
+
+    @usableFromInline let lock = ConditionLock()
+    @usableFromInline let capacity: Int
+    private var channels: [Channel]
+    private var mails: [() throws -> Void] = []
+    private var cancelled = false
+    private var wakeRequested = false
+    private var nextChannel = 0
+    private var cancelHooks: [@Sendable () -> Void] = []
+
+    @usableFromInline init(channelCount: Int, capacity: Int) {
+        precondition(capacity > 0)
+        self.capacity = capacity
+        channels = Array(repeating: Channel(), count: channelCount)
+    }
+
+    @usableFromInline var channelCount: Int { channels.count }
+
+    // MARK: producer side (any thread)
+
+    /// Appends an element; blocks while the channel already holds `capacity` batches.
+    /// Throws ``TaskCancelled`` if the job is cancelled while waiting.
+    @usableFromInline func push(_ element: ChannelElement, channel index: Int) throws {
+        lock.lock()
+        defer { lock.unlock() }
+        if case .records = element {
+            while channels[index].queuedBatches >= capacity && !cancelled {
+                lock.waitProducer(timeoutNanos: nil)
+            }
+            channels[index].queuedBatches += 1
+            channels[index].highWaterMark = max(channels[index].highWaterMark, channels[index].queuedBatches)
+        }
+        if cancelled { throw TaskCancelled() }
+        channels[index].elements.append(element)
+        lock.signalConsumer()
+    }
+
+    /// Queues control work to run on the task thread between records.
+    @usableFromInline func enqueueMail(_ mail: @escaping () throws -> Void) {
+        lock.withLock {
+            mails.append(mail)
+            lock.signalConsumer()
+        }
+    }
+
+    /// Wakes the task so it re-checks clocks and sources.
+    @usableFromInline func wakeUp() {
+        lock.withLock {
+            wakeRequested = true
+            lock.signalConsumer()
+        }
+    }
+
+    /// Unblocks everyone waiting on this gate; later pushes throw.
+    @usableFromInline func cancel() {
+        let hooks = lock.withLock { () -> [@Sendable () -> Void] in
+            cancelled = true
+            lock.signalConsumer()
+            lock.signalProducers()
+            let hooks = cancelHooks
+            cancelHooks = []
+            return hooks
+        }
+        for hook in hooks { hook() }
+    }
+
+    /// Runs `hook` when the gate is cancelled (at once if it already is).
+    @usableFromInline func addCancelHook(_ hook: @escaping @Sendable () -> Void) {
+        let runNow = lock.withLock { () -> Bool in
+            if cancelled { return true }
+            cancelHooks.append(hook)
+            return false
+        }
+        if runNow { hook() }
+    }
+
+    @usableFromInline var isCancelled: Bool { lock.withLock { cancelled } }
+
+    // MARK: consumer side (the task thread)
+
+    @usableFromInline func takeMails() -> [() throws -> Void] {
+        lock.withLock {
+            guard !mails.isEmpty else { return [] }
+            let taken = mails
+            mails.removeAll()
+            return taken
+        }
+    }
+
+    /// The next element from a channel that is not blocked, round-robin across channels.
+    @usableFromInline func poll() -> (channel: Int, element: ChannelElement)? {
+        lock.withLock {
+            let count = channels.count
+            guard count > 0 else { return nil }
+            for offset in 0..<count {
+                let index = (nextChannel + offset) % count
+                if channels[index].blocked || channels[index].isEmpty { continue }
+                let element = channels[index].elements[channels[index].head]
+                channels[index].head += 1
+                if channels[index].head == channels[index].elements.count {
+                    channels[index].elements.removeAll(keepingCapacity: true)
+                    channels[index].head = 0
+                } else if channels[index].head >= 64 && channels[index].head * 2 >= channels[index].elements.count {
+                    channels[index].elements.removeFirst(channels[index].head)
+                    channels[index].head = 0
+                }
+                switch element {
+                case .records:
+                    channels[index].queuedBatches -= 1
+                    lock.signalProducers()
+                case .endOfPartition:
+                    channels[index].ended = true
+                default: break
+                }
+                nextChannel = (index + 1) % count
+                return (index, element)
+            }
+            return nil
+        }
+    }
+
+    /// Blocks until a channel has data, a mail arrives, someone calls ``wakeUp()``, the job is
+    /// cancelled, or `timeoutNanos` passes.
+    @usableFromInline func waitForWork(timeoutNanos: Int64?) {
+        lock.withLock {
+            while !cancelled && mails.isEmpty && !wakeRequested && !hasPollableElement() {
+                if let timeoutNanos {
+                    lock.waitConsumer(timeoutNanos: timeoutNanos)
+                    break
+                }
+                lock.waitConsumer(timeoutNanos: nil)
+            }
+            wakeRequested = false
+        }
+    }
+
+    private func hasPollableElement() -> Bool {
+        channels.contains { !$0.blocked && !$0.isEmpty }
+    }
+
+    /// Stops (or resumes) taking elements from a channel; used by barrier alignment.
+    @usableFromInline func setBlocked(_ blocked: Bool, channel index: Int) {
+        lock.withLock { channels[index].blocked = blocked }
+    }
+
+    /// The most record batches that were ever queued at once in each channel.
+    @usableFromInline var highWaterMarks: [Int] { lock.withLock { channels.map(\.highWaterMark) } }
+
+    /// Record batches queued right now, per channel.
+    @usableFromInline var queuedBatches: [Int] { lock.withLock { channels.map(\.queuedBatches) } }
+}
+
+/// Thrown inside a task when its job is cancelled.
+@usableFromInline
+struct TaskCancelled: Error {
+    @usableFromInline init() {}
+}

@@ -1,0 +1,194 @@
+/// A failure inside one operator, annotated where it happened.
+@usableFromInline
+struct OperatorFailure: Error {
+    let operatorName: String
+    let error: any Error
+}
+
+/// One subtask of one chain: a thread running a mailbox loop.
+///
+/// Each turn of the loop is a ``step()``: run pending mails, fire due processing-time
+/// callbacks, then take one unit of input (a source poll or one channel element). A driver
+/// calls `step()` until the task finishes, and blocks on the task's gate when a step found no
+/// work. Keeping the step separate from the thread lets a future deterministic mode drive
+/// every subtask of a job from one thread.
+final class StreamTask {
+    enum StepResult {
+        case didWork
+        case idle
+        case finished
+    }
+
+    struct ChainMember {
+        let name: String
+        let control: OperatorControl
+    }
+
+    let name: String
+    let subtaskIndex: Int
+    let gate: InputGate
+    let timeService: ProcessingTimeService
+    /// Head first, in topological order.
+    let members: [ChainMember]
+    let sourcePoll: (() throws -> InputStatus)?
+    /// Per channel: hands a `RecordBatch` to the head's input.
+    let channelInputs: [(AnyObject) throws -> Void]
+    let networkOutputs: [NetworkOutput]
+    let metrics: [OperatorMetrics]
+    private let valve: StatusWatermarkValve
+    private var endedChannels = 0
+    private var finished = false
+    private var opened = false
+    private var clockToken: Int?
+
+    init(name: String, subtaskIndex: Int, gate: InputGate, timeService: ProcessingTimeService,
+         members: [ChainMember], sourcePoll: (() throws -> InputStatus)?,
+         channelInputs: [(AnyObject) throws -> Void], networkOutputs: [NetworkOutput], metrics: [OperatorMetrics]) {
+        self.name = name
+        self.subtaskIndex = subtaskIndex
+        self.gate = gate
+        self.timeService = timeService
+        self.members = members
+        self.sourcePoll = sourcePoll
+        self.channelInputs = channelInputs
+        self.networkOutputs = networkOutputs
+        self.metrics = metrics
+        valve = StatusWatermarkValve(channelCount: max(1, channelInputs.count))
+    }
+
+    var head: OperatorControl { members[0].control }
+
+    /// Opens operators tail first, so each operator's downstream is ready before it emits.
+    func open(flushInterval: Int64) throws {
+        let clock = timeService.clock
+        if !clock.advancesByItself {
+            let gate = self.gate
+            clockToken = clock.addWakeUp { gate.wakeUp() }
+        }
+        for member in members.reversed() {
+            try attributed(member.name) { try member.control.open() }
+        }
+        opened = true
+        if flushInterval > 0 && !networkOutputs.isEmpty {
+            timeService.scheduleAtFixedRate(period: flushInterval) { [unowned self] _ in try self.flushOutputs() }
+        }
+    }
+
+    /// One unit of work.
+    func step() throws -> StepResult {
+        if finished { return .finished }
+        if gate.isCancelled { throw TaskCancelled() }
+        var didWork = false
+        for mail in gate.takeMails() {
+            try mail()
+            didWork = true
+        }
+        if try timeService.fireDue() { didWork = true }
+        if let sourcePoll {
+            switch try attributed(members[0].name, sourcePoll) {
+            case .moreAvailable: didWork = true
+            case .nothingAvailable: break
+            case .endOfInput:
+                try finishChain()
+                return .finished
+            }
+        } else if let (channel, element) = gate.poll() {
+            try process(element, channel: channel)
+            didWork = true
+            if endedChannels == channelInputs.count {
+                try finishChain()
+                return .finished
+            }
+        }
+        return didWork ? .didWork : .idle
+    }
+
+    /// Runs steps until the task finishes; blocks while there is nothing to do.
+    func run() throws {
+        while true {
+            switch try step() {
+            case .finished: return
+            case .didWork: continue
+            case .idle:
+                try flushOutputs()
+                gate.waitForWork(timeoutNanos: waitTimeout())
+            }
+        }
+    }
+
+    private func waitTimeout() -> Int64? {
+        guard timeService.clock.advancesByItself, let deadline = timeService.nextDeadline else { return nil }
+        return max(0, deadline - timeService.currentTime) * 1_000_000
+    }
+
+    private func process(_ element: ChannelElement, channel: Int) throws {
+        switch element {
+        case .records(let batch, _):
+            try channelInputs[channel](batch)
+        case .watermark(let watermark):
+            if let combined = valve.inputWatermark(watermark, channel: channel) {
+                try attributed(members[0].name) { try head.processWatermark(combined) }
+            }
+        case .watermarkStatus(let idle):
+            try handleValveUpdate(valve.inputWatermarkStatus(idle ? .idle : .active, channel: channel))
+        case .endOfPartition:
+            endedChannels += 1
+        }
+    }
+
+    private func handleValveUpdate(_ update: StatusWatermarkValve.Update) throws {
+        if let watermark = update.watermark {
+            try attributed(members[0].name) { try head.processWatermark(watermark) }
+        }
+        if let status = update.status {
+            try attributed(members[0].name) { try head.processWatermarkStatus(status == .idle) }
+        }
+    }
+
+    /// End of input: each operator, head first, learns that its input ended and emits what it
+    /// buffered; then downstream tasks learn that this one is done.
+    private func finishChain() throws {
+        for member in members {
+            try attributed(member.name) {
+                try member.control.endInput()
+                try member.control.finish()
+            }
+        }
+        for output in networkOutputs { try output.broadcastControl(.endOfPartition) }
+        finished = true
+    }
+
+    func flushOutputs() throws {
+        for output in networkOutputs { try output.flush() }
+    }
+
+    /// Closes every opened operator, keeping the first error.
+    func close() throws {
+        if let clockToken { timeService.clock.removeWakeUp(clockToken) }
+        var firstError: (any Error)?
+        for member in members {
+            do { try attributed(member.name) { try member.control.close() } } catch {
+                firstError = firstError ?? error
+            }
+        }
+        if let firstError { throw firstError }
+    }
+
+    private func attributed<R>(_ name: String, _ body: () throws -> R) throws -> R {
+        try attributing(name, body)
+    }
+}
+
+/// Runs `body`, naming `operatorName` in any error that does not yet name an operator.
+@usableFromInline
+func attributing<R>(_ operatorName: String, _ body: () throws -> R) throws -> R {
+    do {
+        return try body()
+    } catch let error as OperatorFailure {
+        throw error
+    } catch let error as TaskCancelled {
+        throw error
+    } catch {
+        throw OperatorFailure(operatorName: operatorName, error: error)
+    }
+}

@@ -1,0 +1,209 @@
+import Foundation
+import Rill
+import Synchronization
+
+// rill-bench: the workloads of shared/BENCHMARKS.md. One key=value line per run.
+
+struct Options {
+    var workload = ""
+    var baseline = false
+    var records: Int64 = 20_000_000
+    var parallelism = 1
+    var runs = 1
+    var checkpointInterval: Int64 = 0
+    var unaligned = false
+
+    static func parse(_ arguments: [String]) -> Options {
+        var options = Options()
+        var rest = arguments.dropFirst()
+        func value(_ name: String) -> String {
+            guard let next = rest.popFirst() else { fail("\(name) needs a value") }
+            return next
+        }
+        while let argument = rest.popFirst() {
+            switch argument {
+            case "baseline": options.baseline = true
+            case "--records": options.records = number(value(argument), argument)
+            case "--parallelism": options.parallelism = Int(number(value(argument), argument))
+            case "--runs": options.runs = Int(number(value(argument), argument))
+            case "--checkpoint-interval": options.checkpointInterval = number(value(argument), argument)
+            case "--unaligned": options.unaligned = true
+            case "-h", "--help": usage()
+            default:
+                guard options.workload.isEmpty, !argument.hasPrefix("-") else { fail("unknown argument \(argument)") }
+                options.workload = argument.uppercased()
+            }
+        }
+        if options.workload.isEmpty { usage() }
+        guard options.parallelism >= 1, options.records >= 1, options.records % Int64(options.parallelism) == 0 else {
+            fail("--records must be a positive multiple of --parallelism")
+        }
+        return options
+    }
+}
+
+func usage() -> Never {
+    print("""
+    usage: rill-bench [baseline] <workload> [--records N] [--parallelism P] [--runs R]
+    workloads: W1 (stateless), W4 (keyed ValueState)
+    """)
+    exit(0)
+}
+
+func number(_ text: String, _ option: String) -> Int64 {
+    guard let value = Int64(text) else { fail("\(option) takes a whole number, not '\(text)'") }
+    return value
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("rill-bench: \(message)\n".utf8))
+    exit(2)
+}
+
+/// Totals of all counting-sink subtasks.
+final class Totals: Sendable {
+    let state = Mutex<(count: Int64, checksum: Int64)>((0, 0))
+    func add(count: Int64, checksum: Int64) {
+        state.withLock { $0 = ($0.count + count, $0.checksum &+ checksum) }
+    }
+    var value: (count: Int64, checksum: Int64) { state.withLock { $0 } }
+}
+
+/// Counts records and adds one field to a checksum, per subtask.
+struct CountingSink: Sink {
+    let totals: Totals
+    func createWriter(_ context: SinkContext) throws -> Writer { Writer(totals: totals) }
+
+    final class Writer: SinkWriter {
+        let totals: Totals
+        var count: Int64 = 0
+        var checksum: Int64 = 0
+        init(totals: Totals) { self.totals = totals }
+        func write(_ element: Int64, _ context: SinkWriteContext) throws {
+            count += 1
+            checksum &+= element
+        }
+        func flush(endOfInput: Bool) throws {
+            if endOfInput { totals.add(count: count, checksum: checksum) }
+        }
+    }
+}
+
+/// Subtask k emits k, k+P, k+2P, ... below N: event time advances at the same rate everywhere,
+/// and each key of `i % K` (K divisible by P) stays in one subtask, in order.
+struct StrideSource: Source {
+    typealias Output = Int64
+    let count: Int64
+
+    struct Split: SourceSplit {
+        var splitId: String
+        var next: Int64
+        let step: Int64
+        let end: Int64
+    }
+
+    var boundedness: Boundedness { .bounded }
+
+    func createEnumerator(_ context: SplitEnumeratorContext<Split>) throws -> StaticSplitEnumerator<Split> {
+        let parallelism = Int64(context.currentParallelism)
+        return StaticSplitEnumerator(context: context, splits: (0..<parallelism).map {
+            Split(splitId: String($0), next: $0, step: parallelism, end: count)
+        })
+    }
+
+    func createReader(_ context: SourceReaderContext) throws -> IteratingSplitReader<Split, Int64> {
+        IteratingSplitReader(context: context, isFinished: { $0.next >= $0.end }) { split, output, budget in
+            var next = split.next
+            var emitted = 0
+            while next < split.end && emitted < budget {
+                try output.collect(next)
+                next += split.step
+                emitted += 1
+            }
+            split.next = next
+        }
+    }
+}
+
+final class SumPerKey: KeyedProcessFunction {
+    typealias Key = Int64
+    var sum: ValueState<Int64>!
+
+    func open(_ context: RuntimeContext) throws {
+        sum = try context.getState(ValueStateDescriptor<Int64>(name: "sum"))
+    }
+
+    func processElement(_ value: Int64, _ context: KeyedProcessContext<Int64, Int64>, _ out: Collector<Int64>) throws {
+        let next = (sum.value() ?? 0) &+ value
+        sum.update(next)
+        try out.collect(next)
+    }
+}
+
+func runEngine(_ options: Options) throws -> (results: Int64, checksum: Int64) {
+    var configuration = StreamEnvironment.Configuration()
+    configuration.parallelism = options.parallelism
+    let env = StreamEnvironment(configuration: configuration)
+    let totals = Totals()
+    let n = options.records
+    switch options.workload {
+    case "W1":
+        env.fromSequence(0...(n - 1))
+            .map { $0 &* 2 }
+            .filter { $0 % 3 != 0 }
+            .sinkTo(CountingSink(totals: totals))
+    case "W4":
+        env.fromSource(StrideSource(count: n), name: "Stride Source")
+            .keyBy { $0 % 100_000 }
+            .process(SumPerKey())
+            .sinkTo(CountingSink(totals: totals))
+    default:
+        fail("unknown workload \(options.workload)")
+    }
+    try env.executeBlocking(options.workload)
+    let (count, checksum) = totals.value
+    return (count, checksum)
+}
+
+func runBaseline(_ options: Options) -> (results: Int64, checksum: Int64) {
+    let n = options.records
+    var count: Int64 = 0
+    var checksum: Int64 = 0
+    switch options.workload {
+    case "W1":
+        for s in 0..<n {
+            let x = s &* 2
+            if x % 3 != 0 {
+                count += 1
+                checksum &+= x
+            }
+        }
+    case "W4":
+        var sums: [Int64: Int64] = [:]
+        sums.reserveCapacity(100_000)
+        for i in 0..<n {
+            let key = i % 100_000
+            let next = sums[key, default: 0] &+ i
+            sums[key] = next
+            count += 1
+            checksum &+= next
+        }
+    default:
+        fail("unknown workload \(options.workload)")
+    }
+    return (count, checksum)
+}
+
+let options = Options.parse(CommandLine.arguments)
+for _ in 0..<options.runs {
+    let start = DispatchTime.now().uptimeNanoseconds
+    let (results, checksum): (Int64, Int64)
+    do {
+        (results, checksum) = options.baseline ? runBaseline(options) : try runEngine(options)
+    } catch {
+        fail("\(error)")
+    }
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    let name = options.baseline ? "baseline-\(options.workload)" : options.workload
+    print("workload=\(name) parallelism=\(options.baseline ? 1 : options.parallelism) records=\(options.records) results=\(results) checksum=\(checksum) seconds=\(String(format: "%.3f", seconds)) records_per_s=\(Int(Double(options.records) / seconds))")
+}

@@ -1,0 +1,3 @@
+import XCTest
+@testable import Rill
+final class SmokeTests: XCTestCase { func testNothing() {} }
