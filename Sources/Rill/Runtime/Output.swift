@@ -14,6 +14,8 @@ public final class Output<T> {
     @usableFromInline var sideOutputs: [ObjectIdentifier: AnyObject] = [:]
     @usableFromInline var sideOutputFlushes: [() throws -> Void] = []
     @usableFromInline var metrics: OperatorMetrics?
+    /// Receives side-output records nobody consumes (test harnesses only).
+    @usableFromInline var unclaimedSideOutput: ((OutputTagID, Any) -> Void)?
 
     @usableFromInline
     init(batchSize: Int) {
@@ -39,7 +41,10 @@ public final class Output<T> {
     /// Emits a record to the side output named by `tag`; a tag nobody consumes drops the record.
     @inlinable
     public func collect<S>(_ tag: OutputTag<S>, _ value: S, timestamp: Int64) throws {
-        guard let side = sideOutputs[ObjectIdentifier(tag.id)] else { return }
+        guard let side = sideOutputs[ObjectIdentifier(tag.id)] else {
+            unclaimedSideOutput?(tag.id, StreamRecord(value, timestamp: timestamp))
+            return
+        }
         try unsafeDowncast(side, to: Output<S>.self).collect(value, timestamp: timestamp)
     }
 
