@@ -12,7 +12,10 @@ public struct NumberSequenceSplit: SourceSplit, Equatable {
         self.to = to
     }
 
-    @usableFromInline var isFinished: Bool { from > to }
+    /// Set when the range ended at `Int64.max`, where `from` cannot move past `to`.
+    public var exhausted = false
+
+    @usableFromInline var isFinished: Bool { exhausted || from > to }
 }
 
 /// Emits each number of `from...to` exactly once, split into one contiguous range per subtask
@@ -35,15 +38,12 @@ public struct NumberSequenceSource: Source {
 
     public func createReader(_ context: SourceReaderContext) throws -> IteratingSplitReader<NumberSequenceSplit, Int64> {
         IteratingSplitReader(context: context) { split, output, budget in
-            var next = split.from
-            let last = split.to
-            var emitted = 0
-            while next <= last && emitted < budget {
-                try output.collect(next)
-                next += 1
-                emitted += 1
-            }
-            split.from = next
+            let first = split.from
+            guard first <= split.to else { return }
+            let end = split.to - first < Int64(budget) ? split.to : first + Int64(budget) - 1
+            try output.collect(contentsOf: first...end)
+            split.from = end == Int64.max ? end : end + 1
+            if end == Int64.max { split.exhausted = true }
         }
     }
 
