@@ -1,0 +1,161 @@
+import Foundation
+import Synchronization
+import XCTest
+@testable import Rill
+import RillTesting
+
+/// Helpers shared by the runtime test files (one namespace, to stay clear of other files' names).
+enum RuntimeTestKit {
+    /// Entries of `/proc/self/task`: the live threads of this process.
+    static func threadCount() -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? -1
+    }
+
+    /// Readiness check: polls `condition` every few milliseconds and fails the test if it is
+    /// still false after `timeout` (generous; never a timing assertion).
+    @discardableResult
+    static func waitUntil(_ what: String, timeout: Duration = .seconds(30),
+                          file: StaticString = #filePath, line: UInt = #line,
+                          _ condition: () -> Bool) async throws -> Bool {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while !condition() {
+            if clock.now >= deadline {
+                XCTFail("timed out waiting until \(what)", file: file, line: line)
+                return false
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        return true
+    }
+
+    /// Runs `body`, expecting a `RillError` with `code`; returns it for further checks.
+    static func expectRillError<R>(code: RillError.Code, file: StaticString = #filePath, line: UInt = #line,
+                                   _ body: () async throws -> R) async -> RillError? {
+        do {
+            _ = try await body()
+            XCTFail("expected a RillError with code \(code), but nothing was thrown", file: file, line: line)
+            return nil
+        } catch let error as RillError {
+            XCTAssertEqual(error.code, code, "unexpected error: \(error)", file: file, line: line)
+            return error
+        } catch {
+            XCTFail("expected a RillError with code \(code), got \(error)", file: file, line: line)
+            return nil
+        }
+    }
+
+    /// Synchronous variant of ``expectRillError(code:file:line:_:)``.
+    static func expectRillErrorSync<R>(code: RillError.Code, file: StaticString = #filePath, line: UInt = #line,
+                                       _ body: () throws -> R) -> RillError? {
+        do {
+            _ = try body()
+            XCTFail("expected a RillError with code \(code), but nothing was thrown", file: file, line: line)
+            return nil
+        } catch let error as RillError {
+            XCTAssertEqual(error.code, code, "unexpected error: \(error)", file: file, line: line)
+            return error
+        } catch {
+            XCTFail("expected a RillError with code \(code), got \(error)", file: file, line: line)
+            return nil
+        }
+    }
+
+    /// The task (chain) index `explain()` gives the chain containing `operatorName`.
+    static func taskIndex(of operatorName: String, in plan: String) -> Int? {
+        for line in plan.split(separator: "\n") where line.hasPrefix("task ") {
+            guard let open = line.firstIndex(of: "["), let close = line.firstIndex(of: "]") else { continue }
+            let members = line[line.index(after: open)..<close].components(separatedBy: " -> ")
+            if members.contains(operatorName) {
+                return Int(line.dropFirst("task ".count).prefix { $0.isNumber })
+            }
+        }
+        return nil
+    }
+}
+
+/// A thread-safe list that task threads append to and the test reads.
+final class SharedLog<T: Sendable>: Sendable {
+    private let items = Mutex<[T]>([])
+    init() {}
+    func append(_ item: T) { items.withLock { $0.append(item) } }
+    var values: [T] { items.withLock { $0 } }
+    var count: Int { items.withLock { $0.count } }
+}
+
+/// A gate that blocks threads (not Swift tasks) until the test opens it.
+final class ThreadLatch: @unchecked Sendable {
+    // `isOpen` and `waiting` are guarded by `condition`.
+    private let condition = NSCondition()
+    private var isOpen = false
+    private var waiting = 0
+
+    init() {}
+
+    /// Blocks the calling thread until ``open()``.
+    func wait() {
+        condition.lock()
+        waiting += 1
+        while !isOpen { condition.wait() }
+        waiting -= 1
+        condition.unlock()
+    }
+
+    func open() {
+        condition.lock()
+        isOpen = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Threads blocked in ``wait()`` right now.
+    var waitingThreads: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return waiting
+    }
+}
+
+/// What a sink saw, in arrival order: records and watermarks interleaved.
+enum SinkEvent<T: Sendable>: Sendable {
+    case record(T, timestamp: Int64)
+    case watermark(Int64)
+}
+
+/// A sink that logs records and watermarks in one ordered list (run it at parallelism 1 for a
+/// total order).
+struct OrderedEventSink<T: Sendable>: Sink {
+    let log: SharedLog<SinkEvent<T>>
+
+    func createWriter(_ context: SinkContext) throws -> Writer { Writer(log: log) }
+
+    final class Writer: SinkWriter {
+        let log: SharedLog<SinkEvent<T>>
+        init(log: SharedLog<SinkEvent<T>>) { self.log = log }
+        func write(_ element: T, _ context: SinkWriteContext) throws {
+            log.append(.record(element, timestamp: context.timestamp ?? StreamRecord<T>.noTimestamp))
+        }
+        func writeWatermark(_ watermark: Int64) throws { log.append(.watermark(watermark)) }
+    }
+}
+
+/// Emits each value together with the subtask index of the operator instance that saw it.
+final class TagWithSubtask<T: Sendable>: ProcessFunction {
+    var subtask = -1
+    init() {}
+    func open(_ context: RuntimeContext) throws { subtask = context.subtaskIndex }
+    func processElement(_ value: T, _ context: ProcessContext<Tagged<T>>, _ out: Collector<Tagged<T>>) throws {
+        try out.collect(Tagged(value: value, subtask: subtask))
+    }
+}
+
+struct Tagged<T: Sendable>: Sendable {
+    let value: T
+    let subtask: Int
+}
+
+/// A user error thrown on purpose.
+struct InjectedFailure: Error, Equatable, CustomStringConvertible {
+    let detail: String
+    var description: String { "injected failure: \(detail)" }
+}
