@@ -29,6 +29,26 @@ enum RuntimeTestKit {
         return true
     }
 
+    /// Starts the job and waits for it to end; a job that is still running after `timeout` (far
+    /// longer than it needs) is cancelled and the test fails instead of hanging.
+    @discardableResult
+    static func executeGuarded(_ env: StreamEnvironment, timeout: Duration = .seconds(10),
+                               file: StaticString = #filePath, line: UInt = #line) async throws -> JobExecutionResult? {
+        let client = try env.executeAsync()
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while !client.status.isTerminal {
+            if clock.now >= deadline {
+                XCTFail("the job did not finish; cancelling it", file: file, line: line)
+                client.cancel()
+                _ = try? await client.result()
+                return nil
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        return try await client.result()
+    }
+
     /// Runs `body`, expecting a `RillError` with `code`; returns it for further checks.
     static func expectRillError<R>(code: RillError.Code, file: StaticString = #filePath, line: UInt = #line,
                                    _ body: () async throws -> R) async -> RillError? {

@@ -34,9 +34,9 @@ struct ExecutionPlan {
     }
 
     static func targets(kind: PartitionerKind, upstream: Int, upstreamParallelism: Int, downstreamParallelism: Int) -> [Int] {
+        // GLOBAL is all-to-all, as in Flink: every downstream subtask gets a channel (and so end
+        // of input), though only subtask 0 gets records.
         switch kind {
-        case .global:
-            return [0]
         case .forward, .rescale:
             if upstreamParallelism == downstreamParallelism { return [upstream] }
             if upstreamParallelism > downstreamParallelism {

@@ -92,6 +92,9 @@ final class StreamTask {
                 try finishChain()
                 return .finished
             }
+        } else if channelInputs.isEmpty {
+            try finishChain()
+            return .finished
         } else if let (channel, element) = gate.poll() {
             try process(element, channel: channel)
             didWork = true

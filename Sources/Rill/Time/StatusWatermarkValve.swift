@@ -18,7 +18,9 @@ public final class StatusWatermarkValve {
     /// What the task must forward after an input, in this order: first `watermark`, then
     /// `status`.
     public struct Update: Hashable, Sendable {
+        /// A combined watermark that advanced.
         public var watermark: Int64?
+        /// A change of the combined status.
         public var status: WatermarkStatus?
 
         public init(watermark: Int64? = nil, status: WatermarkStatus? = nil) {
@@ -27,7 +29,7 @@ public final class StatusWatermarkValve {
         }
 
         /// Nothing to forward.
-        public static var none: Update { Update() }
+        public static var unchanged: Update { Update() }
     }
 
     private var channelWatermarks: [Int64]
@@ -40,6 +42,7 @@ public final class StatusWatermarkValve {
     /// The combined status last handed out; starts active, as in Flink.
     public private(set) var outputStatus: WatermarkStatus = .active
 
+    /// Number of input channels, fixed at creation.
     public var channelCount: Int { channelWatermarks.count }
 
     /// All channels start active and aligned with watermark `Int64.min`.
@@ -89,9 +92,9 @@ public final class StatusWatermarkValve {
                 outputStatus = .active
                 return Update(status: .active)
             }
-            return .none
+            return .unchanged
         case (.idle, false), (.active, true):
-            return .none
+            return .unchanged
         }
     }
 

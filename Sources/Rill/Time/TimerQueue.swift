@@ -3,8 +3,8 @@
 /// the same timer for every record of a window costs one hash lookup and fires once.
 ///
 /// Timers with equal timestamps pop in registration order, so runs are deterministic.
-/// A timer deleted before it fires is removed from the hash index at once and from the heap
-/// lazily (see ``TimerQueueStorage``).
+/// A deleted timer leaves the hash index at once and the heap lazily, so deleting and
+/// re-registering the same timer is safe and cheap.
 ///
 /// Not thread-safe: owned by one task thread.
 public final class TimerQueue<Key: Hashable, Namespace: Hashable> {

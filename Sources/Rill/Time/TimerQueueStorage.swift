@@ -47,6 +47,7 @@ struct TimerQueueStorage<Key: Hashable, Namespace: Hashable> {
         guard found else { return false }
         let slot = buckets[bucket].slot
         removeBucket(at: bucket)
+        freeSlot(slot)
         count -= 1
         if heap.count - count > Swift.max(count, 64) {
             rebuildHeap()

@@ -5,7 +5,7 @@ import XCTest
 /// The expected numbers were derived by hand from Flink's formulas (Java `hashCode`, then
 /// `MathUtils.murmurHash`, then `% maxParallelism`) and cross-checked against published
 /// Murmur3 vectors (murmur3_32 of int 0 = 593689054, of 42 = -1134849565).
-final class KeyGroupTests: XCTestCase {
+final class KeyGroupAssignmentTests: XCTestCase {
     func testMurmurHashMatchesFlink() {
         XCTAssertEqual(KeyGroupRangeAssignment.murmurHash(0), 593_689_054)
         XCTAssertEqual(KeyGroupRangeAssignment.murmurHash(1), 68_075_478)

@@ -2,7 +2,7 @@ import Rill
 import XCTest
 
 /// TTL in processing time, driven by a ManualClock (time moves only when the test moves it).
-final class StateTTLTests: XCTestCase {
+final class StateTTLUnitTests: XCTestCase {
     let ttl = Duration.milliseconds(100)
 
     func testValueOnCreateAndWriteNeverReturnExpired() throws {
