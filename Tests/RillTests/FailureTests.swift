@@ -196,7 +196,7 @@ final class FailureTests: XCTestCase {
         let env = StreamEnvironment(configuration: configuration)
         let latch = ThreadLatch()
         env.fromSequence(1...10).addSink(name: "Stuck Sink") { _ in latch.wait() }
-        let baseline = RuntimeTestKit.threadCount()
+        let baseline = try await warmedUpThreadCount()
         let client = try env.executeAsync()
         try await RuntimeTestKit.waitUntil("the sink is stuck") { latch.waitingThreads == 1 }
         client.cancel()

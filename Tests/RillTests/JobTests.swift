@@ -116,7 +116,7 @@ final class JobTests: XCTestCase {
         let env = StreamEnvironment()
         env.configuration.parallelism = 2
         let results = CollectedResults<Int64>()
-        // The source runs once (see testKnownBug_ParallelSequenceSourceEmitsEachNumberOnce);
+        // The source runs once (see testParallelSequenceSourceEmitsEachNumberOnce, once a bug);
         // filter, map and sink run at parallelism 2.
         env.fromSequence(1...1_000).setParallelism(1)
             .filter { $0 % 2 == 0 }

@@ -62,9 +62,9 @@ final class SideOutputTests: XCTestCase {
     /// Flink forwards watermarks to side outputs too, so event time works downstream of them
     /// (and the final watermark of a bounded job fires their timers).
     ///
-    /// Known bug: `Output.emitWatermark` (Runtime/Output.swift) forwards watermarks to the main
+    /// Regression test: `Output.emitWatermark` (Runtime/Output.swift) forwards watermarks to the main
     /// output's consumers only; the side outputs attached to it never get one.
-    func testKnownBug_SideOutputStreamReceivesWatermarks() async throws {
+    func testSideOutputStreamReceivesWatermarks() async throws {
         var configuration = StreamEnvironment.Configuration()
         configuration.parallelism = 1
         configuration.clock = ManualClock()
@@ -90,9 +90,9 @@ final class SideOutputTests: XCTestCase {
         XCTAssertEqual(sideWatermarks.last, Int64.max, "the side output never received the final watermark")
     }
 
-    /// Known bug (same cause as above): the final watermark never reaches a side output, so
+    /// Regression test: the final watermark never reaches a side output, so
     /// event-time timers downstream of one never fire.
-    func testKnownBug_EventTimersDownstreamOfASideOutputFireAtJobEnd() async throws {
+    func testEventTimersDownstreamOfASideOutputFireAtJobEnd() async throws {
         var configuration = StreamEnvironment.Configuration()
         configuration.parallelism = 2
         configuration.clock = ManualClock()

@@ -3,33 +3,77 @@ import XCTest
 import RillTesting
 
 final class SourcesSinksTests: XCTestCase {
-    func testFromSequenceAtParallelism3EmitsEachNumberExactlyOnce() async throws {
-        let env = StreamEnvironment()
-        env.configuration.parallelism = 3
-        let results = CollectedResults<Tagged<Int64>>()
-        env.fromSequence(-5...20_000).process(TagWithSubtask<Int64>()).collect(into: results)
-        let result = try await env.execute()
-        XCTAssertEqual(results.values.map(\.value).sorted(), Array(-5...20_000))
-        XCTAssertEqual(result.counts("Sequence Source")?.recordsOut, 20_006)
-        XCTAssertEqual(Set(results.values.map(\.subtask)), [0, 1, 2], "the range is split over the subtasks")
+    /// Regression test: `SourceCoordinator.readerClosed()` (Runtime/Operators/SourceOperator.swift)
+    /// drops the split enumerator when the readers registered so far have all closed; a subtask
+    /// that registers later creates a fresh enumerator and reads every split again. Whether it
+    /// shows depends on thread start-up order, so the job runs several times.
+    func testParallelSequenceSourceEmitsEachNumberOnce() async throws {
+        for (range, parallelism) in [(-5...3_000, 3), (7...8, 4), (1...100, 2)] as [(ClosedRange<Int64>, Int)] {
+            for attempt in 0..<5 {
+                let env = StreamEnvironment()
+                env.configuration.parallelism = parallelism
+                let results = CollectedResults<Tagged<Int64>>()
+                env.fromSequence(range).process(TagWithSubtask<Int64>()).collect(into: results)
+                let result = try await RuntimeTestKit.executeGuarded(env)
+                XCTAssertEqual(results.values.map(\.value).sorted(), Array(range),
+                               "fromSequence(\(range)) at parallelism \(parallelism), attempt \(attempt)")
+                XCTAssertEqual(result?.counts("Sequence Source")?.recordsOut, range.count)
+            }
+        }
     }
 
-    func testFromSequenceWithOneNumberAndMoreSubtasksThanNumbers() async throws {
+    /// Regression test: as above, through `DataGeneratorSource`.
+    func testParallelGeneratorEmitsEachIndexOnce() async throws {
+        for (count, parallelism) in [(1_000, 2), (3, 4)] {
+            for attempt in 0..<5 {
+                let env = StreamEnvironment()
+                env.configuration.parallelism = parallelism
+                let results = CollectedResults<String>()
+                env.fromGenerator(count: Int64(count)) { "g\($0)" }.collect(into: results)
+                try await RuntimeTestKit.executeGuarded(env)
+                XCTAssertEqual(results.values.sorted(), (0..<count).map { "g\($0)" }.sorted(),
+                               "count \(count) at parallelism \(parallelism), attempt \(attempt)")
+            }
+        }
+    }
+
+    func testFromSequenceAtParallelism1EmitsTheRangeInOrder() async throws {
         let env = StreamEnvironment()
-        env.configuration.parallelism = 4
+        env.configuration.parallelism = 1
         let results = CollectedResults<Int64>()
-        env.fromSequence(7...8).collect(into: results)
-        try await env.execute()
-        XCTAssertEqual(results.values.sorted(), [7, 8])
+        env.fromSequence(-5...20_000).collect(into: results)
+        let result = try await env.execute()
+        XCTAssertEqual(results.values, Array(-5...20_000))
+        XCTAssertEqual(result.counts("Sequence Source")?.recordsOut, 20_006)
+    }
+
+    func testSequenceSplitsCoverTheRangeOnce() {
+        for parallelism in 1...7 {
+            let splits = NumberSequenceSource.split(from: -5, to: 20_000, into: parallelism)
+            XCTAssertEqual(splits.count, parallelism)
+            XCTAssertEqual(splits.flatMap { Array($0.from...$0.to) }, Array(-5...20_000))
+            XCTAssertEqual(Set(splits.map(\.splitId)).count, parallelism)
+        }
+        XCTAssertEqual(NumberSequenceSource.split(from: 7, to: 8, into: 4).map { $0.from...$0.to }, [7...7, 8...8])
+        XCTAssertEqual(NumberSequenceSource.split(from: Int64.max - 1, to: Int64.max, into: 1).map(\.to), [Int64.max])
+    }
+
+    func testFromSequenceEndingAtInt64MaxTerminates() async throws {
+        let env = StreamEnvironment()
+        env.configuration.parallelism = 1
+        let results = CollectedResults<Int64>()
+        env.fromSequence((Int64.max - 2)...Int64.max).collect(into: results)
+        try await RuntimeTestKit.executeGuarded(env)
+        XCTAssertEqual(results.values, [Int64.max - 2, Int64.max - 1, Int64.max])
     }
 
     func testFromGeneratorEmitsCountRecords() async throws {
         let env = StreamEnvironment()
-        env.configuration.parallelism = 2
+        env.configuration.parallelism = 1
         let results = CollectedResults<String>()
         env.fromGenerator(count: 1_000) { "g\($0)" }.collect(into: results)
         try await env.execute()
-        XCTAssertEqual(results.values.sorted(), (0..<1_000).map { "g\($0)" }.sorted())
+        XCTAssertEqual(results.values, (0..<1_000).map { "g\($0)" })
     }
 
     func testFromGeneratorWithZeroCountEndsAtOnce() async throws {
@@ -90,7 +134,7 @@ final class SourcesSinksTests: XCTestCase {
     func testCollectAsyncConsumedWithForTryAwait() async throws {
         let env = StreamEnvironment()
         env.configuration.parallelism = 2
-        let stream = env.fromSequence(1...20_000).map { $0 * 3 }.collectAsync(bufferSize: 64)
+        let stream = env.fromSequence(1...20_000).setParallelism(1).rebalance().map { $0 * 3 }.collectAsync(bufferSize: 64)
         let client = try env.executeAsync()
         var values: [Int64] = []
         for try await value in stream { values.append(value) }
@@ -121,7 +165,7 @@ final class SourcesSinksTests: XCTestCase {
         let env = StreamEnvironment()
         env.configuration.parallelism = 2
         env.fromCollection(["rill print test 1", "rill print test 2"]).print()
-        env.fromSequence(1...3).print("numbers")
+        env.fromSequence(1...3).setParallelism(1).print("numbers")
         let result = try await env.execute()
         XCTAssertEqual(result.operators.filter { $0.operatorName == "Print to Std. Out" }.map(\.recordsIn).sorted(), [2, 3])
     }
@@ -163,7 +207,7 @@ final class SourcesSinksTests: XCTestCase {
         let env = StreamEnvironment()
         env.configuration.parallelism = 2
         let log = SharedLog<String>()
-        env.fromSequence(1...100).sinkTo(LifecycleSink(log: log), name: "Lifecycle")
+        env.fromSequence(1...100).setParallelism(1).sinkTo(LifecycleSink(log: log), name: "Lifecycle").setParallelism(2)
         try await env.execute()
         let entries = log.values
         XCTAssertEqual(entries.filter { $0.hasPrefix("create") }.sorted(), ["create 0/2 Lifecycle", "create 1/2 Lifecycle"])
@@ -230,7 +274,7 @@ final class ChainingTests: XCTestCase {
             configuration.batchSize = 7
             let env = StreamEnvironment(configuration: configuration)
             let results = CollectedResults<Int64>()
-            env.fromSequence(1...1_000).map { $0 * 2 }.filter { $0 % 3 == 0 }.collect(into: results)
+            env.fromSequence(1...1_000).setParallelism(1).map { $0 * 2 }.filter { $0 % 3 == 0 }.collect(into: results)
             try await env.execute()
             XCTAssertEqual(results.values.sorted(), (1...1_000).map { Int64($0) * 2 }.filter { $0 % 3 == 0 },
                            "chaining \(chaining)")

@@ -45,7 +45,10 @@ struct StreamTypeOps: @unchecked Sendable {
             },
             attachSideOutput: { parent, tag, side in
                 let sideOutput = unsafeDowncast(side, to: Output<T>.self)
-                (parent as! any SideOutputAttaching).attach(tag, sideOutput, flush: { try sideOutput.flush() })
+                (parent as! any SideOutputAttaching).attach(tag, sideOutput, flush: { try sideOutput.flush() },
+                                                            watermarks: WatermarkTarget(
+                                                                processWatermark: { try sideOutput.emitWatermark($0) },
+                                                                processWatermarkStatus: { try sideOutput.emitWatermarkStatus(idle: $0) }))
             },
             channelInput: { consumer in
                 let consume = unsafeDowncast(consumer, to: BatchConsumer<T>.self).consume
@@ -63,14 +66,16 @@ struct StreamTypeOps: @unchecked Sendable {
 
 /// Lets build-time code attach a side output to an ``Output`` of an unknown type.
 @usableFromInline protocol SideOutputAttaching: AnyObject {
-    func attach(_ tag: OutputTagID, _ side: AnyObject, flush: @escaping () throws -> Void)
+    func attach(_ tag: OutputTagID, _ side: AnyObject, flush: @escaping () throws -> Void, watermarks: WatermarkTarget)
     func attachMetrics(_ metrics: OperatorMetrics)
 }
 
 extension Output: SideOutputAttaching {
-    @usableFromInline func attach(_ tag: OutputTagID, _ side: AnyObject, flush: @escaping () throws -> Void) {
+    @usableFromInline func attach(_ tag: OutputTagID, _ side: AnyObject, flush: @escaping () throws -> Void,
+                                  watermarks: WatermarkTarget) {
         sideOutputs[ObjectIdentifier(tag)] = side
         sideOutputFlushes.append(flush)
+        sideOutputWatermarks.append(watermarks)
     }
 }
 

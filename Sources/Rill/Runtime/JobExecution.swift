@@ -238,7 +238,7 @@ final class JobExecution: @unchecked Sendable {
                 ? try KeyGroupRangeAssignment.computeKeyGroupRangeForOperatorIndex(
                     maxParallelism: maxParallelism, parallelism: parallelism, operatorIndex: subtask)
                 : KeyGroupRange(start: 0, end: maxParallelism - 1)
-            let setup = OperatorSetup(operatorName: node.name, uid: node.uid, subtaskIndex: subtask, parallelism: parallelism,
+            let setup = OperatorSetup(operatorName: node.name, nodeId: node.id, uid: node.uid, subtaskIndex: subtask, parallelism: parallelism,
                                       maxParallelism: maxParallelism, keyGroupRange: range, configuration: configuration,
                                       timeService: timeService, gate: gate, job: shared, metrics: metrics[nodeId][subtask])
             let output = node.outputOps?.makeOutput(configuration.batchSize)

@@ -49,7 +49,7 @@ public final class LocalOperatorDriver {
         let configuration = environment.configuration
         for node in graph.nodes where !inputNodes.contains(node.id) {
             let maxParallelism = node.maxParallelism ?? configuration.maxParallelism
-            let setup = OperatorSetup(operatorName: node.name, uid: node.uid, subtaskIndex: 0, parallelism: 1,
+            let setup = OperatorSetup(operatorName: node.name, nodeId: node.id, uid: node.uid, subtaskIndex: 0, parallelism: 1,
                                       maxParallelism: maxParallelism,
                                       keyGroupRange: KeyGroupRange(start: 0, end: maxParallelism - 1),
                                       configuration: configuration, timeService: timeService,

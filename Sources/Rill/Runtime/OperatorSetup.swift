@@ -4,6 +4,8 @@ import Synchronization
 @usableFromInline
 final class OperatorSetup {
     @usableFromInline let operatorName: String
+    /// The operator's node in the job graph, unique within the job.
+    @usableFromInline let nodeId: Int
     @usableFromInline let uid: String?
     @usableFromInline let subtaskIndex: Int
     @usableFromInline let parallelism: Int
@@ -17,10 +19,11 @@ final class OperatorSetup {
     @usableFromInline let job: JobShared
     @usableFromInline let metrics: OperatorMetrics
 
-    @usableFromInline init(operatorName: String, uid: String?, subtaskIndex: Int, parallelism: Int, maxParallelism: Int,
+    @usableFromInline init(operatorName: String, nodeId: Int, uid: String?, subtaskIndex: Int, parallelism: Int, maxParallelism: Int,
          keyGroupRange: KeyGroupRange, configuration: StreamEnvironment.Configuration,
          timeService: ProcessingTimeService, gate: InputGate, job: JobShared, metrics: OperatorMetrics) {
         self.operatorName = operatorName
+        self.nodeId = nodeId
         self.uid = uid
         self.subtaskIndex = subtaskIndex
         self.parallelism = parallelism

@@ -13,6 +13,8 @@ public final class Output<T> {
     @usableFromInline var watermarkTargets: [WatermarkTarget] = []
     @usableFromInline var sideOutputs: [ObjectIdentifier: AnyObject] = [:]
     @usableFromInline var sideOutputFlushes: [() throws -> Void] = []
+    /// Side outputs get watermarks and watermark status too, as in Flink.
+    @usableFromInline var sideOutputWatermarks: [WatermarkTarget] = []
     @usableFromInline var metrics: OperatorMetrics?
     /// Receives side-output records nobody consumes (test harnesses only).
     @usableFromInline var unclaimedSideOutput: ((OutputTagID, Any) -> Void)?
@@ -75,12 +77,14 @@ public final class Output<T> {
     public func emitWatermark(_ watermark: Int64) throws {
         try flush()
         for target in watermarkTargets { try target.processWatermark(watermark) }
+        for target in sideOutputWatermarks { try target.processWatermark(watermark) }
     }
 
     /// Forwards an idle/active change of the watermark status.
     public func emitWatermarkStatus(idle: Bool) throws {
         try flush()
         for target in watermarkTargets { try target.processWatermarkStatus(idle) }
+        for target in sideOutputWatermarks { try target.processWatermarkStatus(idle) }
     }
 
     // MARK: wiring (build time)
@@ -103,6 +107,12 @@ public final class Output<T> {
 struct WatermarkTarget {
     @usableFromInline let processWatermark: (Int64) throws -> Void
     @usableFromInline let processWatermarkStatus: (_ idle: Bool) throws -> Void
+
+    @inlinable
+    init(processWatermark: @escaping (Int64) throws -> Void, processWatermarkStatus: @escaping (_ idle: Bool) throws -> Void) {
+        self.processWatermark = processWatermark
+        self.processWatermarkStatus = processWatermarkStatus
+    }
 }
 
 /// The identity of a side output. Two tags with the same id name the same side output.

@@ -45,7 +45,16 @@ public final class KeyedStateBackend<K: StableHashable>: _KeySlotOwner {
         let typeName: String
         let ttl: StateTTLConfig?
         let state: any _KeyedStateStorage
+        /// Writes and reads this state's entries for checkpoints (see KeyedStateBackend+Checkpoint).
+        let checkpointing: _StateCheckpointing
     }
+
+    /// The key codec, found once (keys must be BinaryCodable or Codable to be checkpointed).
+    lazy var keyCodec: StateCodec<K>? = StateCodec<K>.discovered()
+    /// Restored state not yet claimed by a registration, by state name.
+    var pendingRestore: [String: [_PendingStateBlob]] = [:]
+    /// The first restore problem, reported when the state is registered or snapshotted.
+    var restoreError: (any Error)?
 
     /// - Parameters:
     ///   - maxParallelism: the number of key groups of the job (`1...32768`, default 128).
@@ -323,7 +332,7 @@ public final class KeyedStateBackend<K: StableHashable>: _KeySlotOwner {
         }
     }
 
-    func register<S: _KeyedStateStorage>(
+    func register<S: _KeyedStateStorage & KeyedStateSnapshotting>(
         _ name: String, ttl: StateTTLConfig?, make: () throws(StateError) -> S
     ) throws(StateError) -> S {
         if let existing = registry[name] {
@@ -342,9 +351,12 @@ public final class KeyedStateBackend<K: StableHashable>: _KeySlotOwner {
             return unsafeDowncast(existing.state, to: S.self)
         }
         let state = try make()
+        let checkpointing = makeCheckpointing(for: state)
         registry[name] = Registration(
-            typeID: ObjectIdentifier(S.self), typeName: String(describing: S.self), ttl: ttl, state: state)
+            typeID: ObjectIdentifier(S.self), typeName: String(describing: S.self), ttl: ttl, state: state,
+            checkpointing: checkpointing)
         storages.append(state)
+        try claimPendingRestore(name, checkpointing)
         return state
     }
 }

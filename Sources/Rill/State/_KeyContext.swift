@@ -134,6 +134,7 @@ public struct TTLValue<Value> {
 extension TTLValue: Equatable where Value: Equatable {}
 extension TTLValue: Hashable where Value: Hashable {}
 extension TTLValue: Sendable where Value: Sendable {}
+extension TTLValue: Codable where Value: Codable {}
 
 /// Typed access to a keyed state's raw contents for checkpoints: read what is stored at a
 /// slot (without TTL side effects) and restore it for the backend's current key.

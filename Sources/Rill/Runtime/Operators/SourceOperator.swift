@@ -6,10 +6,12 @@
     private let context: SplitEnumeratorContext<S.Split>
     private var enumerator: S.Enumerator?
     private let source: S
-    private var openReaders = 0
+    private let parallelism: Int
+    private var closedReaders = 0
 
     @usableFromInline init(source: S, parallelism: Int) {
         self.source = source
+        self.parallelism = parallelism
         context = SplitEnumeratorContext(currentParallelism: parallelism)
     }
 
@@ -25,7 +27,6 @@
             context.readers[subtask] = .init(
                 addSplits: { splits in setup.gate.enqueueMail { addSplits(splits) } },
                 noMoreSplits: { setup.gate.enqueueMail { noMoreSplits() } })
-            openReaders += 1
             try enumerator!.addReader(subtask: subtask)
         }
     }
@@ -37,8 +38,8 @@
     /// Closes the enumerator when the last reader is gone.
     @usableFromInline func readerClosed() {
         lock.withLock {
-            openReaders -= 1
-            if openReaders <= 0 {
+            closedReaders += 1
+            if closedReaders >= parallelism {
                 enumerator?.close()
                 enumerator = nil
             }
@@ -63,7 +64,7 @@ final class SourceOperator<S: Source>: StreamOperator {
     init(source: S, strategy: WatermarkStrategy<S.Output>, setup: OperatorSetup, output: Output<S.Output>) throws {
         self.output = output
         self.setup = setup
-        coordinator = setup.job.object("source-coordinator-\(setup.operatorName)-\(ObjectIdentifier(S.self))") {
+        coordinator = setup.job.object("source-coordinator-\(setup.nodeId)") {
             SourceCoordinator(source: source, parallelism: setup.parallelism)
         }
         let emitter = WatermarkEmitter(emit: { try output.emitWatermark($0) },
