@@ -5,8 +5,9 @@ public enum Boundedness: Sendable {
 }
 
 /// A unit of work a source reader consumes: a file, a partition, a table chunk, a range.
-public protocol SourceSplit: Sendable {
-    /// Unique among the splits of one source.
+public protocol SourceSplit: Sendable, Codable {
+    /// Unique among the splits of one source. A split is checkpointed with its progress (its
+    /// `Codable` form), so a restored reader resumes where it was.
     var splitId: String { get }
 }
 
@@ -22,6 +23,10 @@ public protocol Source<Output>: Sendable {
     var boundedness: Boundedness { get }
     /// Called once per job attempt, on the coordinator.
     func createEnumerator(_ context: SplitEnumeratorContext<Split>) throws -> Enumerator
+    /// Called instead of ``createEnumerator(_:)`` when the job resumes from a checkpoint:
+    /// `unassignedSplits` are those the enumerator had not handed out (see
+    /// ``SplitEnumerator/snapshotState()``).
+    func restoreEnumerator(_ context: SplitEnumeratorContext<Split>, unassignedSplits: [Split]) throws -> Enumerator
     /// Called once per subtask, on the subtask's thread.
     func createReader(_ context: SourceReaderContext) throws -> Reader
 }
@@ -60,6 +65,9 @@ public protocol SplitEnumerator: AnyObject {
     func addSplitsBack(_ splits: [Split], subtask: Int)
     /// A reader registered.
     func addReader(subtask: Int) throws
+    /// The splits not yet assigned, for a checkpoint (taken atomically with the barrier's
+    /// injection, so every split is either here or in exactly one reader's snapshot).
+    func snapshotState() -> [Split]
     func close()
 }
 

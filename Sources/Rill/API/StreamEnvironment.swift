@@ -39,6 +39,12 @@ public final class StreamEnvironment: @unchecked Sendable {
         /// How long a cancelled job waits for tasks stuck in user code before it reports
         /// cancellation anyway.
         public var cancellationTimeout: Duration = .seconds(30)
+        /// Checkpointing: directory, interval, mode, retention (off unless an interval is set).
+        public var checkpoints = CheckpointConfig()
+        /// Where the job starts from: fresh, the latest checkpoint, or a given snapshot.
+        public var restore: RestoreSettings = .none
+        /// What happens when a task fails.
+        public var restartStrategy: RestartStrategy = .none
 
         public init() {}
 
@@ -52,6 +58,7 @@ public final class StreamEnvironment: @unchecked Sendable {
             try check(channelCapacity >= 1, "channel capacity is \(channelCapacity) batches; use 1 or more")
             try check(autoWatermarkInterval >= .zero, "the auto-watermark interval is negative; use zero to disable periodic watermarks")
             try check(bufferTimeout >= .zero, "the buffer timeout is negative; use zero to flush only when a batch is full or the producer is idle")
+            try checkpoints.validate()
         }
     }
 
@@ -133,9 +140,9 @@ public final class StreamEnvironment: @unchecked Sendable {
     /// Starts the job and returns at once.
     public func executeAsync(_ jobName: String = "Rill Job") throws -> JobClient {
         let plan = try ExecutionPlan(graph: graph, configuration: configuration)
-        let execution = JobExecution(jobName: jobName, plan: plan, configuration: configuration)
-        execution.start()
-        return JobClient(execution: execution)
+        let master = try JobMaster(jobName: jobName, plan: plan, configuration: configuration)
+        master.start()
+        return JobClient(master: master)
     }
 
     /// Runs the job to completion. Throws a ``RillError`` naming the operator and subtask if
@@ -160,29 +167,60 @@ public final class StreamEnvironment: @unchecked Sendable {
 
 /// A handle to a running job (Flink's `JobClient`).
 public final class JobClient: Sendable {
-    let execution: JobExecution
+    let master: JobMaster
 
-    init(execution: JobExecution) { self.execution = execution }
+    init(master: JobMaster) { self.master = master }
 
-    public var jobName: String { execution.jobName }
+    public var jobName: String { master.jobName }
     /// The job's current state.
-    public var status: JobStatus { execution.currentStatus }
-    /// Live record counts per operator.
-    public var operatorCounts: [OperatorRecordCounts] { execution.operatorCounts() }
+    public var status: JobStatus { master.status }
+    /// Live record counts per operator (of the current attempt).
+    public var operatorCounts: [OperatorRecordCounts] { master.currentAttempt.operatorCounts() }
+    /// How many times the job restarted after a failure.
+    public var restarts: Int { master.restarts }
 
     /// Stops the job: every task stops between records, and ``result()`` throws
-    /// ``RillError/Code/jobCancelled``.
-    public func cancel() { execution.cancel() }
+    /// ``RillError/Code/jobCancelled``. Checkpoints are kept unless
+    /// ``CheckpointConfig/retainOnCancellation`` is off.
+    public func cancel() { master.cancel() }
 
     /// Waits for the job to end.
-    public func result() async throws -> JobExecutionResult { try await execution.result() }
+    public func result() async throws -> JobExecutionResult { try await master.result() }
 
     /// Waits for the job to end, blocking the calling thread.
-    public func waitForResult() throws -> JobExecutionResult { try execution.waitForResult() }
+    public func waitForResult() throws -> JobExecutionResult { try master.waitForResult() }
+
+    /// Takes a checkpoint now (in addition to periodic ones) and returns its directory.
+    public func triggerCheckpoint() async throws -> String { try await master.triggerCheckpoint() }
+
+    /// Takes a savepoint: a self-contained snapshot in `directory` that a later job (also with
+    /// another parallelism) can start from. Returns its directory.
+    public func triggerSavepoint(to directory: String) async throws -> String {
+        try await master.triggerSavepoint(to: directory)
+    }
+
+    /// Takes a savepoint, then stops the job. Returns the savepoint's directory. Transactional
+    /// sinks commit what the savepoint covers; anything after it is rolled back, and a job
+    /// started from the savepoint continues exactly there.
+    public func stopWithSavepoint(to directory: String) async throws -> String {
+        let path = try await master.triggerSavepoint(to: directory)
+        master.cancel()
+        _ = try? await master.result()
+        return path
+    }
 
     /// Record batches queued in each input channel of one task right now (chain index and
     /// subtask as in ``StreamEnvironment/explain()``), for tests of backpressure.
-    public func queuedBatches(task: Int, subtask: Int) -> [Int] { execution.gate(chain: task, subtask: subtask).queuedBatches }
+    public func queuedBatches(task: Int, subtask: Int) -> [Int] {
+        master.currentAttempt.gate(chain: task, subtask: subtask).queuedBatches
+    }
     /// The most record batches ever queued at once in each input channel of one task.
-    public func maxQueuedBatches(task: Int, subtask: Int) -> [Int] { execution.gate(chain: task, subtask: subtask).highWaterMarks }
+    public func maxQueuedBatches(task: Int, subtask: Int) -> [Int] {
+        master.currentAttempt.gate(chain: task, subtask: subtask).highWaterMarks
+    }
+    /// Checkpoints completed and failed so far, and the last one's duration and size.
+    public var checkpointStatistics: (completed: Int, failed: Int, lastDurationMillis: Int64, lastSizeBytes: Int64) {
+        guard let checkpoints = master.checkpoints else { return (0, 0, 0, 0) }
+        return (checkpoints.completedCount, checkpoints.failedCount, checkpoints.lastDurationMillis, checkpoints.lastSizeBytes)
+    }
 }

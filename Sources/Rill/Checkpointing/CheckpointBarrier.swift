@@ -17,45 +17,45 @@ struct CheckpointBarrier: Sendable, Equatable {
 
 /// What one operator subtask contributes to a checkpoint: serialized state, ready to be written.
 /// Captured on the task thread; written to storage off it.
-@_spi(RillInternals)
-public final class OperatorSnapshot: @unchecked Sendable {
+@usableFromInline
+final class OperatorSnapshot: @unchecked Sendable {
     // Filled on the task thread, then handed over whole to the writer.
-    public struct Blob: Sendable {
-        public let name: String
-        public let bytes: [UInt8]
+    struct Blob: Sendable {
+        let name: String
+        let bytes: [UInt8]
     }
 
     /// Keyed state, one blob per key group (incremental snapshots omit unchanged groups).
-    public var keyGroups: [(keyGroup: Int, bytes: [UInt8])] = []
+    var keyGroups: [(keyGroup: Int, bytes: [UInt8])] = []
     /// Key groups whose state did not change since the previous completed checkpoint and can
     /// reference its files.
-    public var unchangedKeyGroups: [Int] = []
+    var unchangedKeyGroups: [Int] = []
     /// Keyed state declarations: name, kind and value type (to detect changed state types).
-    public var keyedStateDescriptors: [(name: String, kind: String, valueType: String)] = []
+    var keyedStateDescriptors: [(name: String, kind: String, valueType: String)] = []
     /// Operator state, with its redistribution on rescale ("split", "union", "broadcast").
-    public var operatorState: [(name: String, distribution: String, bytes: [UInt8])] = []
+    var operatorState: [(name: String, distribution: String, elements: [[UInt8]])] = []
     /// Anything else an operator needs back (timers, source splits, pending transactions).
-    public var extra: [Blob] = []
+    var extra: [Blob] = []
 
-    public init() {}
+    init() {}
 
-    public var isEmpty: Bool { keyGroups.isEmpty && unchangedKeyGroups.isEmpty && operatorState.isEmpty && extra.isEmpty }
+    var isEmpty: Bool { keyGroups.isEmpty && unchangedKeyGroups.isEmpty && operatorState.isEmpty && extra.isEmpty }
 }
 
 /// What one operator subtask gets back on restore.
-@_spi(RillInternals)
-public final class OperatorRestoreState: @unchecked Sendable {
+@usableFromInline
+final class OperatorRestoreState: @unchecked Sendable {
     // Built before the task starts, read-only afterwards.
     /// Keyed state blobs of the key groups this subtask owns (from any former subtask).
-    public var keyGroups: [(keyGroup: Int, bytes: [UInt8])] = []
-    public var keyedStateDescriptors: [(name: String, kind: String, valueType: String)] = []
+    var keyGroups: [(keyGroup: Int, bytes: [UInt8])] = []
+    var keyedStateDescriptors: [(name: String, kind: String, valueType: String)] = []
     /// Operator state entries for this subtask after redistribution.
-    public var operatorState: [(name: String, distribution: String, bytes: [[UInt8]])] = []
+    var operatorState: [(name: String, distribution: String, bytes: [[UInt8]])] = []
     /// Extra blobs by name, from the former subtask with the same index (or all former subtasks,
     /// when parallelism changed, in subtask order).
-    public var extra: [String: [[UInt8]]] = [:]
+    var extra: [String: [[UInt8]]] = [:]
     /// The checkpoint restored from.
-    public let checkpointId: Int64
+    let checkpointId: Int64
 
-    public init(checkpointId: Int64) { self.checkpointId = checkpointId }
+    init(checkpointId: Int64) { self.checkpointId = checkpointId }
 }

@@ -5,6 +5,7 @@ enum ChannelElement {
     case records(AnyObject, count: Int)
     case watermark(Int64)
     case watermarkStatus(idle: Bool)
+    case barrier(CheckpointBarrier)
     case endOfPartition
 }
 

@@ -52,8 +52,16 @@ final class JobExecution: @unchecked Sendable {
     /// Per node, per subtask.
     let metrics: [[OperatorMetrics]]
     private let startMillis: Int64
+    let checkpoints: CheckpointCoordinator?
+    let restore: RestorePlanner?
+    /// Running tasks, for checkpoint barriers and notifications.
+    private var tasks: [[StreamTask?]]
 
-    init(jobName: String, plan: ExecutionPlan, configuration: StreamEnvironment.Configuration) {
+    init(jobName: String, plan: ExecutionPlan, configuration: StreamEnvironment.Configuration,
+         checkpoints: CheckpointCoordinator? = nil, restore: RestorePlanner? = nil) {
+        self.checkpoints = checkpoints
+        self.restore = restore
+        tasks = plan.chains.map { Array(repeating: nil, count: $0.parallelism) }
         self.jobName = jobName
         self.plan = plan
         self.configuration = configuration
@@ -146,6 +154,19 @@ final class JobExecution: @unchecked Sendable {
         do {
             let built = try buildTask(chain: chain, subtask: subtask)
             task = built
+            if let restore {
+                var states: [Int: OperatorRestoreState] = [:]
+                for nodeId in chain.nodes {
+                    let node = plan.graph.nodes[nodeId]
+                    let range = node.isKeyed
+                        ? try KeyGroupRangeAssignment.computeKeyGroupRangeForOperatorIndex(
+                            maxParallelism: plan.maxParallelism[nodeId], parallelism: plan.parallelism[nodeId], operatorIndex: subtask)
+                        : KeyGroupRange(start: 0, end: plan.maxParallelism[nodeId] - 1)
+                    states[nodeId] = try restore.restoreState(node: node, subtask: subtask, keyGroupRange: range)
+                }
+                try built.initializeState(states)
+            }
+            lock.withLock { tasks[chain.index][subtask] = built }
             try built.open(flushInterval: configuration.bufferTimeout.milliseconds)
             try built.run()
         } catch {
@@ -295,9 +316,67 @@ final class JobExecution: @unchecked Sendable {
                                                                      metrics[headId][subtask], headName))
         }
         let members = chain.nodes.map { StreamTask.ChainMember(name: graph.nodes[$0].name, control: built[$0]!.control) }
+        var taskCheckpointing: TaskCheckpointing?
+        if let checkpoints {
+            let key = CheckpointCoordinator.TaskKey(chain: chain.index, subtask: subtask)
+            taskCheckpointing = TaskCheckpointing(
+                mode: checkpoints.config.mode == .exactlyOnce ? .exactlyOnce : .atLeastOnce,
+                incremental: checkpoints.config.incremental,
+                acknowledge: { id, snapshots in checkpoints.acknowledge(id, task: key, snapshots: snapshots) },
+                declined: { id, reason in checkpoints.decline(id, reason: reason) })
+        }
         return StreamTask(name: chain.name, subtaskIndex: subtask, gate: gate, timeService: timeService, members: members,
                           sourcePoll: head.pollNext, channelInputs: channelInputs, networkOutputs: networkOutputs,
-                          metrics: chain.nodes.map { metrics[$0][subtask] })
+                          metrics: chain.nodes.map { metrics[$0][subtask] },
+                          nodeIds: chain.nodes, checkpointing: taskCheckpointing)
+    }
+
+    // MARK: checkpoints
+
+    /// Sends barrier `barrier` into every source subtask, snapshotting each source's split
+    /// enumerator atomically with the injection. Returns the enumerator states by node id.
+    func injectBarriers(_ barrier: CheckpointBarrier) throws -> [Int: [UInt8]] {
+        let running = lock.withLock { tasks }
+        var enumerators: [Int: [UInt8]] = [:]
+        for chain in plan.chains where plan.graph.nodes[chain.nodes[0]].kind == .source {
+            let headId = chain.nodes[0]
+            let sourceTasks = running[chain.index].compactMap { $0 }
+            guard sourceTasks.count == chain.parallelism else {
+                throw RillError(.jobFailed, "not every source subtask is running yet")
+            }
+            let inject = {
+                for task in sourceTasks {
+                    task.gate.enqueueMail { try task.triggerCheckpoint(barrier) }
+                }
+            }
+            if let coordinator = shared.existingObject("source-coordinator-\(headId)") as? any SourceCoordinating {
+                enumerators[headId] = try coordinator.snapshot(whileInjecting: inject)
+            } else {
+                inject()
+            }
+        }
+        return enumerators
+    }
+
+    /// Tells every running task that a checkpoint completed (or was aborted).
+    func notifyCheckpoint(_ checkpointId: Int64, completed: Bool) {
+        let running = lock.withLock { tasks.flatMap { $0 }.compactMap { $0 } }
+        for task in running {
+            task.gate.enqueueMail {
+                if completed { try task.notifyCheckpointComplete(checkpointId) } else { try task.notifyCheckpointAborted(checkpointId) }
+            }
+        }
+    }
+
+    /// Fails the job from outside the tasks (e.g. too many failed checkpoints).
+    func fail(_ error: RillError) {
+        let mustCancel = lock.withLock { () -> Bool in
+            guard status == .running else { return false }
+            firstFailure = error
+            status = .failed
+            return true
+        }
+        if mustCancel { cancelAllGates() }
     }
 
     /// The gate of one subtask, for tests that look at queue sizes.

@@ -56,6 +56,9 @@ final class OperatorSetup {
     private let lock = ConditionLock()
     private var shared: [String: AnyObject] = [:]
 
+    /// The object registered under `key`, if any.
+    func existingObject(_ key: String) -> AnyObject? { lock.withLock { shared[key] } }
+
     /// The object registered under `key`, created by `make` on first use.
     @usableFromInline func object<T: AnyObject>(_ key: String, make: () throws -> T) rethrows -> T {
         try lock.withLock {

@@ -36,6 +36,11 @@ final class StreamTask {
     let networkOutputs: [NetworkOutput]
     let metrics: [OperatorMetrics]
     private let valve: StatusWatermarkValve
+    /// Node id of each chain member, head first (names state in checkpoints).
+    let nodeIds: [Int]
+    let checkpointing: TaskCheckpointing?
+    private var aligner: BarrierAligner?
+    private var blockedChannels: [Int] = []
     private var endedChannels = 0
     private var finished = false
     private var opened = false
@@ -43,7 +48,13 @@ final class StreamTask {
 
     init(name: String, subtaskIndex: Int, gate: InputGate, timeService: ProcessingTimeService,
          members: [ChainMember], sourcePoll: (() throws -> InputStatus)?,
-         channelInputs: [(AnyObject) throws -> Void], networkOutputs: [NetworkOutput], metrics: [OperatorMetrics]) {
+         channelInputs: [(AnyObject) throws -> Void], networkOutputs: [NetworkOutput], metrics: [OperatorMetrics],
+         nodeIds: [Int], checkpointing: TaskCheckpointing?) {
+        self.nodeIds = nodeIds
+        self.checkpointing = checkpointing
+        if let checkpointing, !channelInputs.isEmpty {
+            aligner = BarrierAligner(mode: checkpointing.mode, channelCount: channelInputs.count)
+        }
         self.name = name
         self.subtaskIndex = subtaskIndex
         self.gate = gate
@@ -134,8 +145,93 @@ final class StreamTask {
             }
         case .watermarkStatus(let idle):
             try handleValveUpdate(valve.inputWatermarkStatus(idle ? .idle : .active, channel: channel))
+        case .barrier(let barrier):
+            try handle(aligner?.barrierArrived(barrier, channel: channel) ?? .none)
         case .endOfPartition:
             endedChannels += 1
+            if let action = aligner?.channelEnded(channel) { try handle(action) }
+        }
+    }
+
+    // MARK: checkpoints
+
+    private func handle(_ action: BarrierAligner.Action) throws {
+        switch action {
+        case .none:
+            break
+        case .block(let channel):
+            gate.setBlocked(true, channel: channel)
+            blockedChannels.append(channel)
+        case .snapshot(let barrier):
+            unblockAll()
+            try performCheckpoint(barrier)
+        case .abort(let checkpointId, let then):
+            unblockAll()
+            checkpointing?.declined(checkpointId, TaskCheckpointing.Decline.supersededByNewerCheckpoint)
+            try handle(then)
+        }
+    }
+
+    private func unblockAll() {
+        for channel in blockedChannels { gate.setBlocked(false, channel: channel) }
+        blockedChannels.removeAll()
+    }
+
+    /// Source tasks: the coordinator asks for a checkpoint (a mail, between records).
+    func triggerCheckpoint(_ barrier: CheckpointBarrier) throws {
+        guard !finished else {
+            checkpointing?.declined(barrier.checkpointId, .taskFinished)
+            return
+        }
+        try performCheckpoint(barrier)
+    }
+
+    /// Snapshots every operator of the chain, then forwards the barrier downstream. State is
+    /// captured here, on the task thread; the coordinator writes it to storage elsewhere.
+    private func performCheckpoint(_ barrier: CheckpointBarrier) throws {
+        guard let checkpointing else { return }
+        var snapshots: [Int: OperatorSnapshot] = [:]
+        for (index, member) in members.enumerated() {
+            guard let stateful = member.control.instance as? any CheckpointedOperator else { continue }
+            let snapshot = OperatorSnapshot()
+            do {
+                try attributed(member.name) {
+                    try stateful.snapshotState(checkpointId: barrier.checkpointId, into: snapshot,
+                                               incremental: checkpointing.incremental && barrier.type == .checkpoint)
+                }
+            } catch {
+                // A snapshot failure fails the checkpoint, not the job (the coordinator counts it).
+                checkpointing.declined(barrier.checkpointId, .snapshotFailed(error))
+                for output in networkOutputs { try output.broadcastControl(.barrier(barrier)) }
+                return
+            }
+            snapshots[nodeIds[index]] = snapshot
+        }
+        for output in networkOutputs { try output.broadcastControl(.barrier(barrier)) }
+        checkpointing.acknowledge(barrier.checkpointId, snapshots)
+    }
+
+    /// A checkpoint is durable: operators may commit what it covers.
+    func notifyCheckpointComplete(_ checkpointId: Int64) throws {
+        for member in members {
+            guard let stateful = member.control.instance as? any CheckpointedOperator else { continue }
+            try attributed(member.name) { try stateful.notifyCheckpointComplete(checkpointId) }
+        }
+    }
+
+    func notifyCheckpointAborted(_ checkpointId: Int64) throws {
+        for member in members {
+            guard let stateful = member.control.instance as? any CheckpointedOperator else { continue }
+            try attributed(member.name) { try stateful.notifyCheckpointAborted(checkpointId) }
+        }
+    }
+
+    /// Loads restored state into the chain's operators, before they open.
+    func initializeState(_ restore: [Int: OperatorRestoreState]) throws {
+        for (index, member) in members.enumerated() {
+            guard let state = restore[nodeIds[index]] else { continue }
+            guard let stateful = member.control.instance as? any CheckpointedOperator else { continue }
+            try attributed(member.name) { try stateful.initializeState(state) }
         }
     }
 

@@ -1,11 +1,12 @@
 /// The elements of a collection still to emit.
-public struct CollectionSplit<T: Sendable>: SourceSplit {
+public struct CollectionSplit: SourceSplit {
     public var splitId: String { "collection" }
-    public let elements: [T]
     /// Index of the next element to emit.
     public var offset: Int
+    /// Number of elements.
+    public let count: Int
 
-    @usableFromInline var isFinished: Bool { offset >= elements.count }
+    var isFinished: Bool { offset >= count }
 }
 
 /// Emits the elements of an array in order, from one subtask (Flink's `fromData`).
@@ -17,14 +18,15 @@ public struct CollectionSource<T: Sendable>: Source {
 
     public var boundedness: Boundedness { .bounded }
 
-    public func createEnumerator(_ context: SplitEnumeratorContext<CollectionSplit<T>>) throws -> StaticSplitEnumerator<CollectionSplit<T>> {
-        StaticSplitEnumerator(context: context, splits: [CollectionSplit(elements: elements, offset: 0)])
+    public func createEnumerator(_ context: SplitEnumeratorContext<CollectionSplit>) throws -> StaticSplitEnumerator<CollectionSplit> {
+        StaticSplitEnumerator(context: context, splits: [CollectionSplit(offset: 0, count: elements.count)])
     }
 
-    public func createReader(_ context: SourceReaderContext) throws -> IteratingSplitReader<CollectionSplit<T>, T> {
-        IteratingSplitReader(context: context, isFinished: { $0.isFinished }) { split, output, budget in
-            let end = min(split.elements.count, split.offset + budget)
-            for index in split.offset..<end { try output.collect(split.elements[index]) }
+    public func createReader(_ context: SourceReaderContext) throws -> IteratingSplitReader<CollectionSplit, T> {
+        let elements = self.elements
+        return IteratingSplitReader(context: context, isFinished: { $0.isFinished }) { split, output, budget in
+            let end = min(elements.count, split.offset + budget)
+            for index in split.offset..<end { try output.collect(elements[index]) }
             split.offset = end
         }
     }

@@ -84,6 +84,14 @@ public final class StaticSplitEnumerator<Split: SourceSplit>: SplitEnumerator {
     }
 
     public func addSplitsBack(_ splits: [Split], subtask: Int) { remaining.append(contentsOf: splits) }
+
+    public func snapshotState() -> [Split] { remaining }
+}
+
+extension Source where Enumerator == StaticSplitEnumerator<Split> {
+    public func restoreEnumerator(_ context: SplitEnumeratorContext<Split>, unassignedSplits: [Split]) throws -> Enumerator {
+        StaticSplitEnumerator(context: context, splits: unassignedSplits)
+    }
 }
 
 /// A reader that asks for one split at a time and emits from it with a user closure until the

@@ -1,12 +1,14 @@
 /// Runs a ``SplitEnumerator`` for all subtasks of one source, on whichever thread calls it,
 /// one call at a time.
-@usableFromInline final class SourceCoordinator<S: Source>: @unchecked Sendable {
+@usableFromInline final class SourceCoordinator<S: Source>: SourceCoordinating, @unchecked Sendable {
     // Every access to `enumerator` and `context` happens under `lock`.
     private let lock = ConditionLock()
     private let context: SplitEnumeratorContext<S.Split>
     private var enumerator: S.Enumerator?
     private let source: S
     private let parallelism: Int
+    /// Unassigned splits from the checkpoint being restored.
+    private var restoredSplits: [S.Split]?
     private var closedReaders = 0
 
     @usableFromInline init(source: S, parallelism: Int) {
@@ -19,7 +21,8 @@
                         noMoreSplits: @escaping () -> Void) throws {
         try lock.withLock {
             if enumerator == nil {
-                let created = try source.createEnumerator(context)
+                let created = try restoredSplits.map { try source.restoreEnumerator(context, unassignedSplits: $0) }
+                    ?? source.createEnumerator(context)
                 try created.start()
                 enumerator = created
             }
@@ -35,7 +38,24 @@
         try lock.withLock { try enumerator?.handleSplitRequest(subtask: subtask) }
     }
 
-    /// Closes the enumerator when the last reader is gone.
+    /// Restores the enumerator from a checkpoint (the first subtask to ask wins; all carry the
+    /// same state).
+    func restore(unassignedSplits: [S.Split]) {
+        lock.withLock { if restoredSplits == nil && enumerator == nil { restoredSplits = unassignedSplits } }
+    }
+
+    /// The enumerator's unassigned splits, encoded, taken while `inject` runs under the lock, so
+    /// that no split assignment falls between the snapshot and the barriers' injection.
+    func snapshot(whileInjecting inject: () -> Void) throws -> [UInt8] {
+        try lock.withLock {
+            let splits = enumerator?.snapshotState() ?? restoredSplits ?? []
+            inject()
+            return try BinaryCodableEncoder().encode(splits)
+        }
+    }
+
+    /// Closes the enumerator when every reader of the job attempt is gone (not merely those
+    /// registered so far: a slow subtask must still find the same enumerator).
     @usableFromInline func readerClosed() {
         lock.withLock {
             closedReaders += 1
@@ -120,5 +140,30 @@ final class SourceOperator<S: Source>: StreamOperator {
     @usableFromInline func close() throws {
         defer { coordinator.readerClosed() }
         try reader.close()
+    }
+}
+
+/// What the checkpoint coordinator needs of a source coordinator, whatever its source type.
+protocol SourceCoordinating: AnyObject {
+    func snapshot(whileInjecting inject: () -> Void) throws -> [UInt8]
+}
+
+extension SourceOperator: CheckpointedOperator {
+    @usableFromInline
+    func initializeState(_ restore: OperatorRestoreState) throws {
+        if let enumerator = restore.extra["enumerator"]?.first {
+            coordinator.restore(unassignedSplits: try BinaryCodableDecoder().decode([S.Split].self, from: enumerator))
+        }
+        let splits = try restore.operatorState.filter { $0.name == "splits" }.flatMap(\.bytes).map {
+            try BinaryCodableDecoder().decode(S.Split.self, from: $0)
+        }
+        if !splits.isEmpty { reader.addSplits(splits) }
+    }
+
+    @usableFromInline
+    func snapshotState(checkpointId: Int64, into snapshot: OperatorSnapshot, incremental: Bool) throws {
+        let splits = reader.snapshotState(checkpointId: checkpointId)
+        snapshot.operatorState.append((name: "splits", distribution: "split",
+                                       elements: try splits.map { try BinaryCodableEncoder().encode($0) }))
     }
 }

@@ -1,0 +1,71 @@
+/// Whether a checkpoint aligns barriers (exactly-once state) or not (at-least-once).
+public enum CheckpointingMode: Sendable, Equatable {
+    case exactlyOnce
+    case atLeastOnce
+}
+
+/// How checkpoints are taken and kept (Flink's `CheckpointConfig`).
+public struct CheckpointConfig: Sendable {
+    /// Directory of this job's checkpoints (`chk-N/` inside). Required for checkpoints.
+    public var directory: String?
+    /// Time between periodic checkpoints; `nil` takes none (savepoints still work).
+    public var interval: Duration?
+    public var mode: CheckpointingMode = .exactlyOnce
+    /// A checkpoint not complete after this long is aborted.
+    public var timeout: Duration = .seconds(600)
+    /// Least time between the end of one checkpoint and the start of the next.
+    public var minPauseBetweenCheckpoints: Duration = .zero
+    /// Checkpoints in flight at once.
+    public var maxConcurrentCheckpoints = 1
+    /// Consecutive failed checkpoints the job survives; one more fails the job (Flink's
+    /// default is 0: any failed checkpoint fails the job).
+    public var tolerableFailedCheckpoints = 0
+    /// Completed checkpoints kept on disk; older ones are deleted (files still referenced by
+    /// a kept incremental checkpoint stay).
+    public var retainedCheckpoints = 1
+    /// Keep checkpoints when the job is cancelled (the default: a cancelled job must never
+    /// lose its way back).
+    public var retainOnCancellation = true
+    /// Write only the key groups changed since the previous checkpoint.
+    public var incremental = false
+
+    public init() {}
+
+    func validate() throws {
+        func check(_ condition: Bool, _ message: String) throws {
+            if !condition { throw RillError(.invalidConfiguration, message) }
+        }
+        if let interval {
+            try check(interval > .zero, "the checkpoint interval must be positive")
+            try check(directory != nil, "checkpoints are enabled (interval \(interval)) but no checkpoint directory is set; set configuration.checkpoints.directory")
+        }
+        try check(timeout > .zero, "the checkpoint timeout must be positive")
+        try check(maxConcurrentCheckpoints >= 1, "max concurrent checkpoints must be at least 1")
+        try check(tolerableFailedCheckpoints >= 0, "tolerable failed checkpoints cannot be negative")
+        try check(retainedCheckpoints >= 1, "retain at least one checkpoint, or there is nothing to restore from")
+    }
+}
+
+/// Where a job starts from.
+public enum RestoreSettings: Sendable, Equatable {
+    /// Fresh state.
+    case none
+    /// The newest valid checkpoint in the checkpoint directory; corrupt or incomplete ones are
+    /// skipped and reported. No valid checkpoint is an error, never a silent fresh start.
+    case latestCheckpoint
+    /// A given checkpoint or savepoint directory.
+    case path(String, allowNonRestoredState: Bool = false)
+}
+
+/// What happens when a task fails (Flink's restart strategies).
+public enum RestartStrategy: Sendable, Equatable {
+    /// The job fails.
+    case none
+    /// Restart up to `attempts` times, waiting `delay` before each.
+    case fixedDelay(attempts: Int, delay: Duration)
+    /// Restart with a delay that doubles (times `multiplier`) up to `maxDelay`; give up after
+    /// `maxAttempts` restarts.
+    case exponentialDelay(initialDelay: Duration, maxDelay: Duration, multiplier: Double, maxAttempts: Int)
+    /// Restart unless more than `maxFailures` failures happened within `interval`.
+    case failureRate(maxFailures: Int, interval: Duration, delay: Duration)
+}

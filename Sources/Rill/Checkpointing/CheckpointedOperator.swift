@@ -1,0 +1,118 @@
+/// An operator with state that takes part in checkpoints (Flink's `StreamOperatorStateHandler`
+/// hooks). Called on the task thread only.
+@usableFromInline
+protocol CheckpointedOperator: AnyObject {
+    /// Before `open()`: load the state of a restored checkpoint.
+    func initializeState(_ restore: OperatorRestoreState) throws
+    /// Capture state for checkpoint `checkpointId`. With `incremental`, keyed state may list
+    /// unchanged key groups instead of writing them.
+    func snapshotState(checkpointId: Int64, into snapshot: OperatorSnapshot, incremental: Bool) throws
+    /// Checkpoint `checkpointId` is durable (commit what it covers).
+    func notifyCheckpointComplete(_ checkpointId: Int64) throws
+    /// Checkpoint `checkpointId` will never complete.
+    func notifyCheckpointAborted(_ checkpointId: Int64) throws
+}
+
+extension CheckpointedOperator {
+    @usableFromInline func notifyCheckpointComplete(_ checkpointId: Int64) throws {}
+    @usableFromInline func notifyCheckpointAborted(_ checkpointId: Int64) throws {}
+}
+
+/// The zero-size namespace is still one byte on the wire: the codec needs every value to take
+/// space so a corrupt element count cannot make a reader loop without consuming input.
+extension VoidNamespace: BinaryCodable {
+    public func encode(to writer: inout BinaryWriter) { writer.writeByte(0) }
+    public init(from reader: inout BinaryReader) throws { _ = try reader.readByte() }
+}
+
+extension InternalTimerService {
+    /// Timers as one blob: event-time then processing-time (timestamp, key, namespace).
+    func snapshot() throws -> [UInt8] {
+        guard let keyCodec = StateCodec<Key>.discovered(), let namespaceCodec = StateCodec<Namespace>.discovered() else {
+            throw RillError(.stateError, "timers cannot be checkpointed: the key type \(Key.self) and namespace \(Namespace.self) must conform to BinaryCodable or Codable")
+        }
+        var writer = BinaryWriter(capacity: 64)
+        for queue in [eventTimers, processingTimers] {
+            let timers = queue.allTimers
+            writer.writeVarUInt(UInt64(timers.count))
+            for timer in timers {
+                writer.writeVarInt(timer.timestamp)
+                try keyCodec.encode(timer.key, &writer)
+                try namespaceCodec.encode(timer.namespace, &writer)
+            }
+        }
+        return writer.bytes
+    }
+
+    /// Re-registers the timers of `blobs` whose key `owns` accepts (after rescaling, a subtask
+    /// gets only its key groups' timers).
+    func restore(_ blobs: [[UInt8]], owns: (Key) -> Bool) throws {
+        guard let keyCodec = StateCodec<Key>.discovered(), let namespaceCodec = StateCodec<Namespace>.discovered() else {
+            throw RillError(.stateError, "timers cannot be restored: the key type \(Key.self) and namespace \(Namespace.self) must conform to BinaryCodable or Codable")
+        }
+        for blob in blobs {
+            var reader = BinaryReader(blob)
+            for isEventTime in [true, false] {
+                let count = try reader.readLength()
+                for _ in 0..<count {
+                    let timestamp = try reader.readVarInt()
+                    let key = try keyCodec.decode(&reader)
+                    let namespace = try namespaceCodec.decode(&reader)
+                    guard owns(key) else { continue }
+                    if isEventTime {
+                        registerEventTimeTimer(timestamp, key: key, namespace: namespace)
+                    } else {
+                        registerProcessingTimeTimer(timestamp, key: key, namespace: namespace)
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension KeyedStateBackend {
+    /// Keyed state into `snapshot`; `incremental` writes only key groups changed since the last
+    /// snapshot and lists the others as unchanged.
+    func snapshot(into snapshot: OperatorSnapshot, incremental: Bool) throws {
+        let (groups, unchanged) = try snapshotKeyGroups(changedOnly: incremental)
+        snapshot.keyGroups = groups
+        snapshot.unchangedKeyGroups = unchanged
+        snapshot.keyedStateDescriptors = stateDeclarations
+        clearDirtyKeyGroups()
+    }
+}
+
+extension KeyedOperatorCore {
+    func snapshotState(into snapshot: OperatorSnapshot, incremental: Bool) throws {
+        try backend.snapshot(into: snapshot, incremental: incremental)
+        snapshot.extra.append(.init(name: "timers", bytes: try timers.snapshot()))
+    }
+
+    func initializeState(_ restore: OperatorRestoreState) throws {
+        try backend.restoreKeyGroups(restore.keyGroups)
+        try timers.restore(restore.extra["timers"] ?? [], owns: { backend.owns($0) })
+    }
+}
+
+extension KeyedProcessOperator: CheckpointedOperator {
+    @usableFromInline func initializeState(_ restore: OperatorRestoreState) throws { try core.initializeState(restore) }
+    @usableFromInline func snapshotState(checkpointId: Int64, into snapshot: OperatorSnapshot, incremental: Bool) throws {
+        try core.snapshotState(into: snapshot, incremental: incremental)
+    }
+}
+
+extension KeyedCoProcessOperator: CheckpointedOperator {
+    @usableFromInline func initializeState(_ restore: OperatorRestoreState) throws { try core.initializeState(restore) }
+    @usableFromInline func snapshotState(checkpointId: Int64, into snapshot: OperatorSnapshot, incremental: Bool) throws {
+        try core.snapshotState(into: snapshot, incremental: incremental)
+    }
+}
+
+extension KeyedReduceOperator: CheckpointedOperator {
+    @usableFromInline func initializeState(_ restore: OperatorRestoreState) throws {
+        try backend.restoreKeyGroups(restore.keyGroups)
+    }
+    @usableFromInline func snapshotState(checkpointId: Int64, into snapshot: OperatorSnapshot, incremental: Bool) throws {
+        try backend.snapshot(into: snapshot, incremental: incremental)
+    }
+}

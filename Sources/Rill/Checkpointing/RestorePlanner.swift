@@ -1,0 +1,85 @@
+/// Turns checkpoint metadata into what each operator subtask of a job restores, for any new
+/// parallelism: keyed state by key group, operator list state split round-robin (union state
+/// to all, broadcast state from one copy), timers and other extras filtered by their owner.
+struct RestorePlanner {
+    let metadata: CheckpointMetadata
+    /// The directory the metadata's handles are relative to.
+    let baseDirectory: String
+    let plan: ExecutionPlan
+    let allowNonRestoredState: Bool
+
+    /// Checks that the checkpoint fits the job; errors name the operator and what to change.
+    func validate() throws {
+        var ids: [String: StreamNode] = [:]
+        for node in plan.graph.nodes { ids[CheckpointCoordinator.operatorId(node)] = node }
+        for op in metadata.operators {
+            guard let node = ids[op.operatorId] else {
+                if allowNonRestoredState { continue }
+                throw RillError(.stateError,
+                                "the checkpoint holds state of operator '\(op.operatorName)' (id \(op.operatorId)) that this job does not have; give that operator back its uid, or restore with allowNonRestoredState to drop its state")
+            }
+            let maxParallelism = plan.maxParallelism[node.id]
+            if !op.keyedStateDescriptors.isEmpty && op.maxParallelism != maxParallelism {
+                throw RillError(.stateError,
+                                "operator '\(op.operatorName)' was checkpointed with max parallelism \(op.maxParallelism) but the job now has \(maxParallelism); the number of key groups cannot change — set the max parallelism back to \(op.maxParallelism)")
+            }
+        }
+    }
+
+    /// The restore state of one operator subtask, or `nil` if the checkpoint has none for it.
+    func restoreState(node: StreamNode, subtask: Int, keyGroupRange: KeyGroupRange) throws -> OperatorRestoreState? {
+        guard let op = metadata.operatorState(withId: CheckpointCoordinator.operatorId(node)) else { return nil }
+        let state = OperatorRestoreState(checkpointId: metadata.checkpointId)
+        let parallelism = plan.parallelism[node.id]
+        state.keyedStateDescriptors = op.keyedStateDescriptors.map { ($0.name, $0.kind, $0.valueTypeDescription) }
+        for former in op.subtasks {
+            for group in former.keyGroups where keyGroupRange.contains(group.keyGroup) {
+                state.keyGroups.append((group.keyGroup, try read(group.handle)))
+            }
+        }
+        // Operator list state: gather every former subtask's elements, then redistribute.
+        var byName: [String: (distribution: String, perSubtask: [[[UInt8]]])] = [:]
+        for former in op.subtasks.sorted(by: { $0.subtaskIndex < $1.subtaskIndex }) {
+            for named in former.operatorState {
+                var reader = BinaryReader(try read(named.handle))
+                let count = try reader.readLength()
+                var elements: [[UInt8]] = []
+                for _ in 0..<count { elements.append(try reader.readBytes()) }
+                byName[named.name, default: (named.distribution, [])].perSubtask.append(elements)
+            }
+        }
+        for (name, entry) in byName.sorted(by: { $0.key < $1.key }) {
+            let elements: [[UInt8]]
+            switch entry.distribution {
+            case "union":
+                elements = entry.perSubtask.flatMap { $0 }
+            case "broadcast":
+                elements = entry.perSubtask.first ?? []
+            default:
+                // Round-robin over the new subtasks, in former-subtask order (Flink's split-distribute).
+                let all = entry.perSubtask.flatMap { $0 }
+                elements = all.enumerated().filter { $0.offset % parallelism == subtask }.map(\.element)
+            }
+            state.operatorState.append((name, entry.distribution, elements))
+        }
+        // Extras: the same subtask's when the parallelism is unchanged, else every former subtask's
+        // (their readers filter by ownership, e.g. timers by key group).
+        let sameParallelism = op.parallelism == parallelism
+        for former in op.subtasks {
+            for named in former.extra {
+                if named.name == "enumerator" {
+                    state.extra["enumerator", default: []].append(try read(named.handle))
+                } else if !sameParallelism || former.subtaskIndex == subtask {
+                    state.extra[named.name, default: []].append(try read(named.handle))
+                }
+            }
+        }
+        return state
+    }
+}
+
+extension RestorePlanner {
+    private func read(_ handle: StateHandle) throws -> [UInt8] {
+        try CheckpointStorage.read(handle, baseDirectory: baseDirectory)
+    }
+}

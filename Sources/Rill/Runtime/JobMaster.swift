@@ -1,0 +1,258 @@
+import Foundation
+
+/// Runs a job across attempts: restores state, restarts failed attempts as the restart
+/// strategy allows (each from the latest completed checkpoint), triggers periodic
+/// checkpoints and savepoints.
+final class JobMaster: @unchecked Sendable {
+    // Mutable state is guarded by `lock`.
+    let jobName: String
+    let plan: ExecutionPlan
+    let configuration: StreamEnvironment.Configuration
+    let storage: CheckpointStorage?
+    let checkpoints: CheckpointCoordinator?
+    private let lock = ConditionLock()
+    private var attempt: JobExecution
+    private var attemptNumber = 0
+    private var failureTimes: [Int64] = []
+    private var cancelled = false
+    private var outcome: Result<JobExecutionResult, RillError>?
+    private var waiters: [CheckedContinuation<JobExecutionResult, any Error>] = []
+    private var restoredFrom: CheckpointMetadata?
+    private var restoredBase = ""
+    private var restoreAllowsNonRestored = false
+    private var stopping = false
+
+    init(jobName: String, plan: ExecutionPlan, configuration: StreamEnvironment.Configuration) throws {
+        self.jobName = jobName
+        self.plan = plan
+        self.configuration = configuration
+        try configuration.checkpoints.validate()
+        let needsStorage = configuration.checkpoints.directory != nil
+        storage = needsStorage ? try CheckpointStorage(directory: configuration.checkpoints.directory!) : nil
+
+        switch configuration.restore {
+        case .none:
+            break
+        case .latestCheckpoint:
+            guard let storage else {
+                throw RillError(.invalidConfiguration, "restore from the latest checkpoint needs configuration.checkpoints.directory")
+            }
+            let latest = try storage.latestCompleted()
+            for skipped in latest.skipped {
+                FileOutput.standardError("rill: skipped checkpoint \(skipped.path): \(skipped.problem ?? "invalid")")
+            }
+            restoredFrom = latest.metadata
+            restoredBase = storage.directory
+        case .path(let path, let allowNonRestoredState):
+            let metadata = try CheckpointStorage.load(path: path)
+            restoredFrom = metadata
+            restoredBase = CheckpointStorage.baseDirectory(forSnapshotAt: path, kind: metadata.kind)
+            restoreAllowsNonRestored = allowNonRestoredState
+        }
+        if let storage {
+            checkpoints = CheckpointCoordinator(config: configuration.checkpoints, storage: storage, jobName: jobName,
+                                               plan: plan, restoredFrom: restoredFrom)
+        } else {
+            checkpoints = nil
+        }
+        let initialRestore = restoredFrom.map { [restoredBase] in ($0, restoredBase) }
+        attempt = try Self.makeAttempt(jobName: jobName, plan: plan, configuration: configuration, checkpoints: checkpoints,
+                                       restore: initialRestore, allowNonRestored: restoreAllowsNonRestored)
+    }
+
+    private static func makeAttempt(jobName: String, plan: ExecutionPlan, configuration: StreamEnvironment.Configuration,
+                                    checkpoints: CheckpointCoordinator?, restore: (CheckpointMetadata, String)?,
+                                    allowNonRestored: Bool) throws -> JobExecution {
+        var planner: RestorePlanner?
+        if let (metadata, base) = restore {
+            planner = RestorePlanner(metadata: metadata, baseDirectory: base, plan: plan, allowNonRestoredState: allowNonRestored)
+            try planner!.validate()
+        }
+        let execution = JobExecution(jobName: jobName, plan: plan, configuration: configuration,
+                                     checkpoints: checkpoints, restore: planner)
+        if let checkpoints {
+            checkpoints.injectBarriers = { [weak execution] in
+                guard let execution else { throw RillError(.jobFailed, "the job attempt ended") }
+                return try execution.injectBarriers($0)
+            }
+            checkpoints.notifyComplete = { [weak execution] in execution?.notifyCheckpoint($0, completed: true) }
+            checkpoints.notifyAborted = { [weak execution] in execution?.notifyCheckpoint($0, completed: false) }
+            checkpoints.failJob = { [weak execution] in execution?.fail($0) }
+        }
+        return execution
+    }
+
+    // MARK: lifecycle
+
+    func start() {
+        attempt.start()
+        startThread(name: "rill-job-master") { [self] in supervise() }
+        if let interval = configuration.checkpoints.interval, let checkpoints {
+            startThread(name: "rill-checkpoints") { [self] in triggerPeriodically(every: interval.milliseconds, checkpoints) }
+        }
+    }
+
+    private func supervise() {
+        while true {
+            let current = lock.withLock { attempt }
+            let result = Result { try current.waitForResult() }
+            switch result {
+            case .success(let value):
+                finish(.success(value))
+                return
+            case .failure(let error):
+                let rill = error as? RillError ?? RillError(.jobFailed, "\(error)", underlying: error)
+                checkpoints?.failover()
+                let delay = rill.code == .jobCancelled ? nil : restartDelay()
+                guard let delay else {
+                    finish(.failure(rill))
+                    return
+                }
+                FileOutput.standardError("rill: job '\(jobName)' failed (\(rill.message)); restarting in \(delay) ms from \(checkpoints?.latestCompleted.map { "checkpoint \($0.checkpointId)" } ?? "the start")")
+                if delay > 0 { lock.withLock { lock.waitProducer(timeoutNanos: delay * 1_000_000) } }
+                do {
+                    let next = try lock.withLock { () -> JobExecution? in
+                        guard !cancelled else { return nil }
+                        let restore = checkpoints?.latestCompleted.map { ($0, checkpoints!.storage.directory) }
+                            ?? restoredFrom.map { ($0, restoredBase) }
+                        attempt = try Self.makeAttempt(jobName: jobName, plan: plan, configuration: configuration,
+                                                       checkpoints: checkpoints, restore: restore,
+                                                       allowNonRestored: restoreAllowsNonRestored)
+                        attemptNumber += 1
+                        return attempt
+                    }
+                    guard let next else {
+                        finish(.failure(RillError(.jobCancelled, "job '\(jobName)' was cancelled")))
+                        return
+                    }
+                    next.start()
+                } catch {
+                    finish(.failure(error as? RillError ?? RillError(.jobFailed, "restart failed: \(error)", underlying: error)))
+                    return
+                }
+            }
+        }
+    }
+
+    /// Milliseconds to wait before the next attempt, or `nil` to give up.
+    private func restartDelay() -> Int64? {
+        lock.withLock {
+            guard !cancelled else { return nil }
+            let now = SystemClock.shared.currentTimeMillis()
+            failureTimes.append(now)
+            switch configuration.restartStrategy {
+            case .none:
+                return nil
+            case .fixedDelay(let attempts, let delay):
+                return attemptNumber < attempts ? delay.milliseconds : nil
+            case .exponentialDelay(let initial, let maxDelay, let multiplier, let maxAttempts):
+                guard attemptNumber < maxAttempts else { return nil }
+                let grown = Double(initial.milliseconds) * pow(multiplier, Double(attemptNumber))
+                return min(maxDelay.milliseconds, Int64(grown))
+            case .failureRate(let maxFailures, let interval, let delay):
+                let recent = failureTimes.filter { now - $0 <= interval.milliseconds }
+                return recent.count > maxFailures ? nil : delay.milliseconds
+            }
+        }
+    }
+
+    private func triggerPeriodically(every interval: Int64, _ checkpoints: CheckpointCoordinator) {
+        let clock = configuration.clock
+        var token: Int?
+        if !clock.advancesByItself { token = clock.addWakeUp { [lock] in lock.withLock { lock.signalProducers() } } }
+        defer { if let token { clock.removeWakeUp(token) } }
+        var next = clock.currentTimeMillis() + interval
+        while true {
+            let done = lock.withLock { () -> Bool in
+                while outcome == nil && clock.currentTimeMillis() < next {
+                    let wait = clock.advancesByItself ? (next - clock.currentTimeMillis()) * 1_000_000 : nil
+                    lock.waitProducer(timeoutNanos: wait)
+                }
+                return outcome != nil
+            }
+            if done { return }
+            checkpoints.trigger(type: .checkpoint)
+            next = max(next + interval, clock.currentTimeMillis())
+        }
+    }
+
+    private func finish(_ result: Result<JobExecutionResult, RillError>) {
+        checkpoints?.stop()
+        let waiting = lock.withLock { () -> [CheckedContinuation<JobExecutionResult, any Error>] in
+            guard outcome == nil else { return [] }
+            outcome = result
+            lock.signalProducers()
+            let taken = waiters
+            waiters = []
+            return taken
+        }
+        if case .failure(let error) = result, error.code == .jobCancelled, !configuration.checkpoints.retainOnCancellation {
+            if let storage { try? storage.retain(latest: 0) }
+        }
+        for waiter in waiting { waiter.resume(with: result.mapError { $0 as any Error }) }
+    }
+
+    // MARK: client operations
+
+    var status: JobStatus {
+        lock.withLock {
+            if let outcome {
+                switch outcome {
+                case .success: return .finished
+                case .failure(let error): return error.code == .jobCancelled ? .cancelled : .failed
+                }
+            }
+            return cancelled ? .cancelling : .running
+        }
+    }
+
+    var currentAttempt: JobExecution { lock.withLock { attempt } }
+    var restarts: Int { lock.withLock { attemptNumber } }
+
+    func cancel() {
+        let current = lock.withLock { () -> JobExecution in
+            cancelled = true
+            lock.signalProducers()
+            return attempt
+        }
+        current.cancel()
+    }
+
+    func result() async throws -> JobExecutionResult {
+        try await withCheckedThrowingContinuation { continuation in
+            let ready = lock.withLock { () -> Result<JobExecutionResult, RillError>? in
+                if let outcome { return outcome }
+                waiters.append(continuation)
+                return nil
+            }
+            if let ready { continuation.resume(with: ready.mapError { $0 as any Error }) }
+        }
+    }
+
+    func waitForResult() throws -> JobExecutionResult {
+        try lock.withLock { () -> Result<JobExecutionResult, RillError> in
+            while outcome == nil { lock.waitProducer(timeoutNanos: nil) }
+            return outcome!
+        }.get()
+    }
+
+    /// Takes a savepoint into `directory` and returns its path.
+    func triggerSavepoint(to directory: String) async throws -> String {
+        guard let checkpoints else {
+            throw RillError(.invalidConfiguration, "savepoints need configuration.checkpoints.directory (where state files are staged)")
+        }
+        return try await withCheckedThrowingContinuation { continuation in
+            checkpoints.trigger(type: .savepoint, savepointDirectory: directory) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// Triggers a checkpoint now and returns its path.
+    func triggerCheckpoint() async throws -> String {
+        guard let checkpoints else {
+            throw RillError(.invalidConfiguration, "checkpoints need configuration.checkpoints.directory")
+        }
+        return try await withCheckedThrowingContinuation { continuation in
+            checkpoints.trigger(type: .checkpoint) { continuation.resume(with: $0) }
+        }
+    }
+}
