@@ -15,6 +15,12 @@ func printUsage() {
       key-group KEY... [--max-parallelism M] [--parallelism P]
           Prints the key group of each (string) key and the subtask that owns it, computed as
           Flink does; the same in every process.
+      checkpoints list DIR [--verify sizes|checksums]
+          Lists the checkpoints (and savepoints) in a job's checkpoint directory: id, kind, time,
+          size, incremental or full, and whether each can be restored or why not.
+      checkpoints show PATH [--verify sizes|checksums]
+          Shows what a checkpoint or savepoint directory holds: operators, states, key groups per
+          subtask, sizes, key groups shared with earlier checkpoints, and the files it references.
       help
           Shows this text.
     """)
@@ -155,6 +161,7 @@ do {
     switch CommandLine.arguments.dropFirst().first {
     case "demo": try runDemo(arguments)
     case "key-group": try runKeyGroup(arguments)
+    case "checkpoints": try runCheckpoints(arguments)
     case "help", "-h", "--help", nil: printUsage()
     case let other?: fail("unknown command '\(other)'; run 'rill help'")
     }
