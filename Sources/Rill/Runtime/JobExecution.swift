@@ -17,6 +17,9 @@ public struct OperatorRecordCounts: Sendable, Equatable {
     public let operatorName: String
     public let recordsIn: Int
     public let recordsOut: Int
+    /// Elements a window operator dropped because they were late (Flink's
+    /// `numLateRecordsDropped`); 0 for other operators.
+    public var numLateRecordsDropped: Int = 0
 }
 
 /// What a finished job reports.
@@ -142,7 +145,8 @@ final class JobExecution: @unchecked Sendable {
         plan.graph.nodes.map { node in
             OperatorRecordCounts(operatorName: node.name,
                                  recordsIn: metrics[node.id].reduce(0) { $0 + $1.recordsIn },
-                                 recordsOut: metrics[node.id].reduce(0) { $0 + $1.recordsOut })
+                                 recordsOut: metrics[node.id].reduce(0) { $0 + $1.recordsOut },
+                                 numLateRecordsDropped: metrics[node.id].reduce(0) { $0 + $1.lateRecordsDropped })
         }
     }
 

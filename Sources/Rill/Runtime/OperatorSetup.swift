@@ -84,4 +84,9 @@ final class OperatorMetrics: Sendable {
 
     @usableFromInline func countIn(_ count: Int) { recordsInCounter.add(count, ordering: .relaxed) }
     @usableFromInline func countOut(_ count: Int) { recordsOutCounter.add(count, ordering: .relaxed) }
+
+    /// Elements a window operator dropped as late (Flink's `numLateRecordsDropped`).
+    @usableFromInline let lateRecordsDroppedCounter = Atomic<Int>(0)
+    @usableFromInline var lateRecordsDropped: Int { lateRecordsDroppedCounter.load(ordering: .relaxed) }
+    @usableFromInline func countLateRecordDropped() { lateRecordsDroppedCounter.add(1, ordering: .relaxed) }
 }

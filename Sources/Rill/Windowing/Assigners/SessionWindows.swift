@@ -1,0 +1,125 @@
+/// Event-time session windows with a fixed gap (Flink's `EventTimeSessionWindows`): each
+/// element opens the window `[timestamp, timestamp + gap)`, and windows of a key merge while
+/// they overlap or touch, so a session ends after `gap` without elements. An out-of-order
+/// element can bridge two sessions into one. Default trigger: ``EventTimeTrigger``.
+public struct EventTimeSessionWindows<Element>: MergingWindowAssigner, CustomStringConvertible {
+    public typealias W = TimeWindow
+    /// The session gap in milliseconds.
+    public let sessionTimeout: Int64
+
+    /// - Precondition: `gap` is at least 1 ms.
+    @inlinable
+    public init(gap: Duration) { sessionTimeout = gap.windowMillis("a session gap") }
+
+    @inlinable
+    public static func withGap(_ gap: Duration) -> EventTimeSessionWindows { EventTimeSessionWindows(gap: gap) }
+
+    /// Sessions whose gap depends on the element that opens each window (Flink's
+    /// `DynamicEventTimeSessionWindows`).
+    @inlinable
+    public static func withDynamicGap(_ extractor: @escaping @Sendable (Element) -> Duration) -> DynamicEventTimeSessionWindows<Element> {
+        DynamicEventTimeSessionWindows(extractor)
+    }
+
+    @inlinable
+    public func assignWindows(_ element: Element, timestamp: Int64, context: WindowAssignerContext) throws -> [TimeWindow] {
+        [TimeWindow(start: timestamp, end: timestamp &+ sessionTimeout)]
+    }
+
+    public func mergeWindows(_ windows: [TimeWindow], _ merge: ([TimeWindow], TimeWindow) throws -> Void) rethrows {
+        try TimeWindow.mergeWindows(windows, merge)
+    }
+
+    @inlinable public var defaultTrigger: EventTimeTrigger<Element> { EventTimeTrigger() }
+    @inlinable public var isEventTime: Bool { true }
+    public var description: String { "EventTimeSessionWindows(\(sessionTimeout))" }
+}
+
+/// Event-time sessions whose gap comes from each element (Flink's
+/// `DynamicEventTimeSessionWindows`). A gap of zero or less fails the job, as in Flink.
+public struct DynamicEventTimeSessionWindows<Element>: MergingWindowAssigner, CustomStringConvertible {
+    public typealias W = TimeWindow
+    public let gapExtractor: @Sendable (Element) -> Duration
+
+    @inlinable
+    public init(_ gapExtractor: @escaping @Sendable (Element) -> Duration) { self.gapExtractor = gapExtractor }
+
+    @inlinable
+    public func assignWindows(_ element: Element, timestamp: Int64, context: WindowAssignerContext) throws -> [TimeWindow] {
+        let gap = gapExtractor(element).milliseconds
+        guard gap > 0 else { throw dynamicGapError(gap) }
+        return [TimeWindow(start: timestamp, end: timestamp &+ gap)]
+    }
+
+    public func mergeWindows(_ windows: [TimeWindow], _ merge: ([TimeWindow], TimeWindow) throws -> Void) rethrows {
+        try TimeWindow.mergeWindows(windows, merge)
+    }
+
+    @inlinable public var defaultTrigger: EventTimeTrigger<Element> { EventTimeTrigger() }
+    @inlinable public var isEventTime: Bool { true }
+    public var description: String { "DynamicEventTimeSessionWindows()" }
+}
+
+/// Processing-time session windows with a fixed gap (Flink's `ProcessingTimeSessionWindows`):
+/// each element opens `[now, now + gap)`. Default trigger: ``ProcessingTimeTrigger``.
+public struct ProcessingTimeSessionWindows<Element>: MergingWindowAssigner, CustomStringConvertible {
+    public typealias W = TimeWindow
+    public let sessionTimeout: Int64
+
+    /// - Precondition: `gap` is at least 1 ms.
+    @inlinable
+    public init(gap: Duration) { sessionTimeout = gap.windowMillis("a session gap") }
+
+    @inlinable
+    public static func withGap(_ gap: Duration) -> ProcessingTimeSessionWindows { ProcessingTimeSessionWindows(gap: gap) }
+
+    @inlinable
+    public static func withDynamicGap(_ extractor: @escaping @Sendable (Element) -> Duration) -> DynamicProcessingTimeSessionWindows<Element> {
+        DynamicProcessingTimeSessionWindows(extractor)
+    }
+
+    @inlinable
+    public func assignWindows(_ element: Element, timestamp: Int64, context: WindowAssignerContext) throws -> [TimeWindow] {
+        let now = context.currentProcessingTime
+        return [TimeWindow(start: now, end: now &+ sessionTimeout)]
+    }
+
+    public func mergeWindows(_ windows: [TimeWindow], _ merge: ([TimeWindow], TimeWindow) throws -> Void) rethrows {
+        try TimeWindow.mergeWindows(windows, merge)
+    }
+
+    @inlinable public var defaultTrigger: ProcessingTimeTrigger<Element> { ProcessingTimeTrigger() }
+    @inlinable public var isEventTime: Bool { false }
+    public var description: String { "ProcessingTimeSessionWindows(\(sessionTimeout))" }
+}
+
+/// Processing-time sessions whose gap comes from each element (Flink's
+/// `DynamicProcessingTimeSessionWindows`).
+public struct DynamicProcessingTimeSessionWindows<Element>: MergingWindowAssigner, CustomStringConvertible {
+    public typealias W = TimeWindow
+    public let gapExtractor: @Sendable (Element) -> Duration
+
+    @inlinable
+    public init(_ gapExtractor: @escaping @Sendable (Element) -> Duration) { self.gapExtractor = gapExtractor }
+
+    @inlinable
+    public func assignWindows(_ element: Element, timestamp: Int64, context: WindowAssignerContext) throws -> [TimeWindow] {
+        let gap = gapExtractor(element).milliseconds
+        guard gap > 0 else { throw dynamicGapError(gap) }
+        let now = context.currentProcessingTime
+        return [TimeWindow(start: now, end: now &+ gap)]
+    }
+
+    public func mergeWindows(_ windows: [TimeWindow], _ merge: ([TimeWindow], TimeWindow) throws -> Void) rethrows {
+        try TimeWindow.mergeWindows(windows, merge)
+    }
+
+    @inlinable public var defaultTrigger: ProcessingTimeTrigger<Element> { ProcessingTimeTrigger() }
+    @inlinable public var isEventTime: Bool { false }
+    public var description: String { "DynamicProcessingTimeSessionWindows()" }
+}
+
+@usableFromInline
+func dynamicGapError(_ gap: Int64) -> RillError {
+    RillError(.userFunctionFailed, "the dynamic session gap extractor returned \(gap) ms; a session gap must be at least 1 ms")
+}

@@ -1,0 +1,83 @@
+/// Fires repeatedly at an event-time interval, and at the end of the window (Flink's
+/// `ContinuousEventTimeTrigger`).
+///
+/// - `onElement`: fires at once if the watermark is past `window.maxTimestamp`. Otherwise it
+///   registers the end-of-window timer and, for the window's first element, the first interval
+///   timer at `timestamp - timestamp % interval + interval`, capped at `maxTimestamp`.
+/// - `onEventTime`: fires for the end-of-window timer; fires for the pending interval timer and
+///   registers the next one (`time + interval`, capped at `maxTimestamp`). A watermark that
+///   jumps ahead fires the whole chain, one result per interval. When an interval timer and
+///   the end-of-window timer both come due, the window fires for each (repeated results are
+///   Flink's behaviour).
+/// - Never purges. Merges: the earliest pending fire time wins.
+public struct ContinuousEventTimeTrigger<Element, W: Window>: Trigger {
+    /// The firing interval in milliseconds.
+    public let interval: Int64
+
+    /// - Precondition: `interval` is positive.
+    @inlinable
+    public init(interval: Duration) {
+        self.interval = interval.milliseconds
+        precondition(self.interval > 0, "ContinuousEventTimeTrigger needs a positive interval, not \(interval)")
+    }
+
+    /// Fires every `interval` of event time.
+    @inlinable
+    public static func of(_ interval: Duration) -> ContinuousEventTimeTrigger { ContinuousEventTimeTrigger(interval: interval) }
+
+    /// The pending fire time; on merge the earliest wins.
+    @inlinable
+    var fireTime: ReducingStateDescriptor<Int64> { ReducingStateDescriptor(name: "fire-time", reduceFunction: { Swift.min($0, $1) }) }
+
+    public func onElement(_ element: Element, timestamp: Int64, window: W, context: TriggerContext<W>) throws -> TriggerResult {
+        if window.maxTimestamp <= context.currentWatermark {
+            // The watermark is already past the window: fire at once.
+            return .fire
+        }
+        context.registerEventTimeTimer(window.maxTimestamp)
+        let state = try context.getPartitionedState(fireTime)
+        if state.get() == nil {
+            try registerNextFireTimestamp(timestamp - timestamp % interval, window: window, context: context, state: state)
+        }
+        return .continue
+    }
+
+    public func onEventTime(_ time: Int64, window: W, context: TriggerContext<W>) throws -> TriggerResult {
+        if time == window.maxTimestamp { return .fire }
+        let state = try context.getPartitionedState(fireTime)
+        if let pending = state.get(), pending == time {
+            state.clear()
+            try registerNextFireTimestamp(time, window: window, context: context, state: state)
+            return .fire
+        }
+        return .continue
+    }
+
+    public func onProcessingTime(_ time: Int64, window: W, context: TriggerContext<W>) throws -> TriggerResult {
+        .continue
+    }
+
+    public func clear(window: W, context: TriggerContext<W>) throws {
+        let state = try context.getPartitionedState(fireTime)
+        if let pending = state.get() {
+            context.deleteEventTimeTimer(pending)
+            state.clear()
+        }
+    }
+
+    public var canMerge: Bool { true }
+
+    public func onMerge(window: W, context: OnMergeContext<W>) throws {
+        try context.mergePartitionedState(fireTime)
+        if let next = try context.getPartitionedState(fireTime).get() {
+            context.registerEventTimeTimer(next)
+        }
+    }
+
+    func registerNextFireTimestamp(_ time: Int64, window: W, context: TriggerContext<W>,
+                                   state: NamespacedReducingState<W, Int64>) throws {
+        let next = Swift.min(time &+ interval, window.maxTimestamp)
+        try state.add(next)
+        context.registerEventTimeTimer(next)
+    }
+}

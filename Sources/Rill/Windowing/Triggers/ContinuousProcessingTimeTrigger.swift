@@ -1,0 +1,73 @@
+/// Fires repeatedly at a processing-time interval (Flink's `ContinuousProcessingTimeTrigger`).
+///
+/// - `onElement`: for the window's first element, registers a processing-time timer at the
+///   next multiple of `interval` after the current processing time, capped at
+///   `window.maxTimestamp`.
+/// - `onProcessingTime`: fires for the pending timer and registers the next one
+///   (`time + interval`, capped at `maxTimestamp`).
+/// - Never purges. Merges: the earliest pending fire time wins.
+public struct ContinuousProcessingTimeTrigger<Element, W: Window>: Trigger {
+    /// The firing interval in milliseconds.
+    public let interval: Int64
+
+    /// - Precondition: `interval` is positive.
+    @inlinable
+    public init(interval: Duration) {
+        self.interval = interval.milliseconds
+        precondition(self.interval > 0, "ContinuousProcessingTimeTrigger needs a positive interval, not \(interval)")
+    }
+
+    /// Fires every `interval` of processing time.
+    @inlinable
+    public static func of(_ interval: Duration) -> ContinuousProcessingTimeTrigger { ContinuousProcessingTimeTrigger(interval: interval) }
+
+    @inlinable
+    var fireTime: ReducingStateDescriptor<Int64> { ReducingStateDescriptor(name: "fire-time", reduceFunction: { Swift.min($0, $1) }) }
+
+    public func onElement(_ element: Element, timestamp: Int64, window: W, context: TriggerContext<W>) throws -> TriggerResult {
+        let state = try context.getPartitionedState(fireTime)
+        let now = context.currentProcessingTime
+        if state.get() == nil {
+            try registerNextFireTimestamp(now - now % interval, window: window, context: context, state: state)
+        }
+        return .continue
+    }
+
+    public func onEventTime(_ time: Int64, window: W, context: TriggerContext<W>) throws -> TriggerResult {
+        .continue
+    }
+
+    public func onProcessingTime(_ time: Int64, window: W, context: TriggerContext<W>) throws -> TriggerResult {
+        let state = try context.getPartitionedState(fireTime)
+        if let pending = state.get(), pending == time {
+            state.clear()
+            try registerNextFireTimestamp(time, window: window, context: context, state: state)
+            return .fire
+        }
+        return .continue
+    }
+
+    public func clear(window: W, context: TriggerContext<W>) throws {
+        let state = try context.getPartitionedState(fireTime)
+        if let pending = state.get() {
+            context.deleteProcessingTimeTimer(pending)
+            state.clear()
+        }
+    }
+
+    public var canMerge: Bool { true }
+
+    public func onMerge(window: W, context: OnMergeContext<W>) throws {
+        try context.mergePartitionedState(fireTime)
+        if let next = try context.getPartitionedState(fireTime).get() {
+            context.registerProcessingTimeTimer(next)
+        }
+    }
+
+    func registerNextFireTimestamp(_ time: Int64, window: W, context: TriggerContext<W>,
+                                   state: NamespacedReducingState<W, Int64>) throws {
+        let next = Swift.min(time &+ interval, window.maxTimestamp)
+        try state.add(next)
+        context.registerProcessingTimeTimer(next)
+    }
+}
