@@ -45,7 +45,7 @@ struct Options {
 func usage() -> Never {
     print("""
     usage: rill-bench [baseline] <workload> [--records N] [--parallelism P] [--runs R]
-    workloads: W1 (stateless), W4 (keyed ValueState)
+    workloads: W1 (stateless), W2 / W2K100 (keyed tumbling windows), W3 (keyed sliding windows), W4 (keyed ValueState)
     """)
     exit(0)
 }
@@ -140,6 +140,17 @@ final class SumPerKey: KeyedProcessFunction {
     }
 }
 
+/// Counts the elements of a window (W3).
+struct CountAggregate: AggregateFunction {
+    func createAccumulator() -> Int64 { 0 }
+    func add(_ value: Int64, to accumulator: Int64) -> Int64 { accumulator &+ 1 }
+    func getResult(_ accumulator: Int64) -> Int64 { accumulator }
+    func merge(_ a: Int64, _ b: Int64) -> Int64 { a &+ b }
+}
+
+/// Event time `i / 10` ms with monotonous watermarks (W2, W2K100, W3).
+let eventTime = WatermarkStrategy<Int64>.forMonotonousTimestamps().withTimestampAssigner { i, _ in i / 10 }
+
 func runEngine(_ options: Options) throws -> (results: Int64, checksum: Int64) {
     var configuration = StreamEnvironment.Configuration()
     configuration.parallelism = options.parallelism
@@ -151,6 +162,19 @@ func runEngine(_ options: Options) throws -> (results: Int64, checksum: Int64) {
         env.fromSequence(0...(n - 1))
             .map { $0 &* 2 }
             .filter { $0 % 3 != 0 }
+            .sinkTo(CountingSink(totals: totals))
+    case "W2", "W2K100":
+        let keys: Int64 = options.workload == "W2" ? 10_000 : 100
+        env.fromSource(StrideSource(count: n), watermarkStrategy: eventTime, name: "Stride Source")
+            .keyBy { $0 % keys }
+            .window(TumblingEventTimeWindows.of(.seconds(1)))
+            .reduce { $0 &+ $1 }
+            .sinkTo(CountingSink(totals: totals))
+    case "W3":
+        env.fromSource(StrideSource(count: n), watermarkStrategy: eventTime, name: "Stride Source")
+            .keyBy { $0 % 1_000 }
+            .window(SlidingEventTimeWindows.of(.seconds(10), .seconds(1)))
+            .aggregate(CountAggregate())
             .sinkTo(CountingSink(totals: totals))
     case "W4":
         env.fromSource(StrideSource(count: n), name: "Stride Source")
@@ -178,6 +202,10 @@ func runBaseline(_ options: Options) -> (results: Int64, checksum: Int64) {
                 checksum &+= x
             }
         }
+    case "W2", "W2K100":
+        (count, checksum) = baselineTumbling(n: n, keys: options.workload == "W2" ? 10_000 : 100)
+    case "W3":
+        (count, checksum) = baselineSliding(n: n)
     case "W4":
         var sums: [Int64: Int64] = [:]
         sums.reserveCapacity(100_000)
@@ -191,6 +219,114 @@ func runBaseline(_ options: Options) -> (results: Int64, checksum: Int64) {
     default:
         fail("unknown workload \(options.workload)")
     }
+    return (count, checksum)
+}
+
+/// A (key, window or slice start) pair, the dictionary key of the window baselines.
+struct WindowKey: Hashable {
+    let key: Int64
+    let start: Int64
+}
+
+/// W2/W2K100 in a plain loop: a sum per (key, 1 s window) in a dictionary, and each window
+/// emitted (and removed) as soon as the monotonous watermark `ts - 1` reaches its end - 1.
+func baselineTumbling(n: Int64, keys: Int64) -> (Int64, Int64) {
+    let size: Int64 = 1_000
+    var sums: [WindowKey: Int64] = [:]
+    var pending: [(end: Int64, keys: [Int64])] = []   // window ends in ascending order
+    var firstPending = 0
+    var count: Int64 = 0
+    var checksum: Int64 = 0
+    var watermark = Int64.min
+    func fire(upTo watermark: Int64) {
+        while firstPending < pending.count && pending[firstPending].end - 1 <= watermark {
+            let (end, windowKeys) = pending[firstPending]
+            for key in windowKeys {
+                let sum = sums.removeValue(forKey: WindowKey(key: key, start: end - size))!
+                count += 1
+                checksum &+= sum
+            }
+            pending[firstPending].keys = []
+            firstPending += 1
+        }
+    }
+    for i in 0..<n {
+        let key = i % keys
+        let ts = i / 10
+        let start = ts - ts % size
+        let windowKey = WindowKey(key: key, start: start)
+        if let sum = sums[windowKey] {
+            sums[windowKey] = sum &+ i
+        } else {
+            sums[windowKey] = i
+            if pending.last?.end != start + size { pending.append((start + size, [])) }
+            pending[pending.count - 1].keys.append(key)
+        }
+        if ts - 1 > watermark {
+            watermark = ts - 1
+            fire(upTo: watermark)
+        }
+    }
+    fire(upTo: Int64.max)
+    return (count, checksum)
+}
+
+/// W3 in a plain loop, by slicing like the engine: a count per (key, 1 s slice) in a
+/// dictionary; when the watermark passes a window's end, each key with data in the window
+/// gets the sum of its 10 slices, and the slice no later window needs is removed.
+func baselineSliding(n: Int64) -> (Int64, Int64) {
+    let size: Int64 = 10_000
+    let slide: Int64 = 1_000
+    var counts: [WindowKey: Int64] = [:]
+    var sliceKeys: [Int64: [Int64]] = [:]   // slice start -> keys with data
+    var lastFired: [Int64: Int64] = [:]     // key -> last window end emitted
+    var count: Int64 = 0
+    var checksum: Int64 = 0
+    var nextEnd = Int64.max                 // the next window end to fire
+    func fire(upTo watermark: Int64) {
+        while nextEnd != Int64.max && nextEnd - 1 <= watermark {
+            let end = nextEnd
+            var start = end - size
+            while start < end {
+                for key in sliceKeys[start] ?? [] where lastFired[key] != end {
+                    lastFired[key] = end
+                    var total: Int64 = 0
+                    var slice = end - size
+                    while slice < end {
+                        total &+= counts[WindowKey(key: key, start: slice)] ?? 0
+                        slice += slide
+                    }
+                    count += 1
+                    checksum &+= total
+                }
+                start += slide
+            }
+            let expired = end - size
+            for key in sliceKeys.removeValue(forKey: expired) ?? [] {
+                counts.removeValue(forKey: WindowKey(key: key, start: expired))
+            }
+            nextEnd = sliceKeys.isEmpty ? Int64.max : end + slide
+        }
+    }
+    var watermark = Int64.min
+    for i in 0..<n {
+        let key = i % 1_000
+        let ts = i / 10
+        let start = ts - ts % slide
+        let sliceKey = WindowKey(key: key, start: start)
+        if let current = counts[sliceKey] {
+            counts[sliceKey] = current &+ 1
+        } else {
+            counts[sliceKey] = 1
+            sliceKeys[start, default: []].append(key)
+            nextEnd = min(nextEnd, start + slide)
+        }
+        if ts - 1 > watermark {
+            watermark = ts - 1
+            fire(upTo: watermark)
+        }
+    }
+    fire(upTo: Int64.max)
     return (count, checksum)
 }
 
