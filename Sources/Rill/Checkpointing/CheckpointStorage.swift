@@ -116,18 +116,19 @@ public final class CheckpointStorage: Sendable {
             throw CheckpointError(
                 code: .invalidArgument, message: "checkpoint id \(metadata.checkpointId) is negative")
         }
-        do {
-            try CheckpointVerification.sizes.verify(metadata, baseDirectory: directory)
-        } catch {
-            throw CheckpointError(
-                code: error.error.code,
-                message: "cannot complete checkpoint \(metadata.checkpointId): \(error.error.message)",
-                path: error.error.path)
-        }
         let bytes = _MetadataFile.encode(metadata)
         let id = metadata.checkpointId
         try state.withLock { (state) throws(CheckpointError) in
             try checkWritable(id, state)
+            // Under the lock: retention cannot delete a referenced file before _metadata exists.
+            do throws(_SnapshotProblem) {
+                try CheckpointVerification.sizes.verify(metadata, baseDirectory: directory)
+            } catch {
+                throw CheckpointError(
+                    code: error.error.code,
+                    message: "cannot complete checkpoint \(id): \(error.error.message)",
+                    path: error.error.path)
+            }
             try makeCheckpointDirectory(id)
             try _CheckpointFiles.writeAtomically(bytes, directory: checkpointDirectory(for: id), name: _MetadataFile.name)
         }
