@@ -121,10 +121,7 @@ extension CheckpointStorage {
             }
             return false
         }
-        let parent = _CheckpointFiles.parentDirectory(target)
-        try _CheckpointFiles.makeDirectories(parent)
-        try _CheckpointFiles.makeDirectory(target)
-        try _CheckpointFiles.syncDirectory(parent)
+        try _CheckpointFiles.makeDirectories(target)
         return true
     }
 }

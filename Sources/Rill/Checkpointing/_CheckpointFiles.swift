@@ -44,7 +44,7 @@ enum _CheckpointFiles {
         throw error(code, "create directory", path)
     }
 
-    /// Creates `path` and any missing parents.
+    /// Creates `path` and any missing parents, durably (each parent is synced after a creation).
     static func makeDirectories(_ path: String) throws(CheckpointError) {
         if let status = try status(path) {
             guard status.isDirectory else {
@@ -56,7 +56,7 @@ enum _CheckpointFiles {
         }
         let parent = parentDirectory(path)
         if parent != path { try makeDirectories(parent) }
-        try makeDirectory(path)
+        if try makeDirectory(path) { try syncDirectory(parent) }
     }
 
     /// Flushes the directory entry changes of `path` (creations, renames, deletions) to disk.
