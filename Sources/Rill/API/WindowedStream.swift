@@ -4,7 +4,7 @@ extension KeyedStream {
     ///
     /// ```swift
     /// events.keyBy(\.user)
-    ///     .window(TumblingEventTimeWindows.of(.minutes(1)))
+    ///     .window(TumblingEventTimeWindows.of(.seconds(60)))
     ///     .allowedLateness(.seconds(10))
     ///     .sideOutputLateData(late)
     ///     .aggregate(CountClicks())

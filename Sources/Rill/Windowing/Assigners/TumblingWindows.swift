@@ -18,8 +18,8 @@ public struct TumblingEventTimeWindows<Element>: WindowAssigner, CustomStringCon
         precondition(abs(self.offset) < self.size, "TumblingEventTimeWindows parameters must satisfy abs(offset) < size")
     }
 
-    /// Windows of `size`, starting at `offset + k * size` (for example `.hours(1)` with an
-    /// offset of `.minutes(15)` gives windows from 0:15 to 1:15, and so on).
+    /// Windows of `size`, starting at `offset + k * size` (for example `.seconds(3_600)` with an
+    /// offset of `.seconds(900)` gives windows from 0:15 to 1:15, and so on).
     @inlinable
     public static func of(_ size: Duration, offset: Duration = .zero) -> TumblingEventTimeWindows {
         TumblingEventTimeWindows(size: size, offset: offset)
