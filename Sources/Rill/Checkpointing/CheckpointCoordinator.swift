@@ -69,11 +69,13 @@ final class CheckpointCoordinator: @unchecked Sendable {
 
     /// Starts a checkpoint (or savepoint) now. `completion` gets the path of the completed
     /// checkpoint or savepoint, or the reason it failed.
-    func trigger(type: SnapshotType, savepointDirectory: String? = nil,
+    /// `periodic` checkpoints respect `maxConcurrentCheckpoints` and the minimum pause;
+    /// requested ones (savepoints, `JobClient.triggerCheckpoint()`) start regardless.
+    func trigger(type: SnapshotType, periodic: Bool = false, savepointDirectory: String? = nil,
                  completion: ((Result<String, any Error>) -> Void)? = nil) {
         let barrier: CheckpointBarrier? = lock.withLock {
             guard !stopped else { return nil }
-            if type == .checkpoint {
+            if periodic {
                 guard pending.count < config.maxConcurrentCheckpoints else { return nil }
                 guard now - lastCompletedEndMillis >= config.minPauseBetweenCheckpoints.milliseconds else { return nil }
             }

@@ -171,7 +171,7 @@ final class JobMaster: @unchecked Sendable {
                 return outcome != nil
             }
             if done { return }
-            checkpoints.trigger(type: .checkpoint)
+            checkpoints.trigger(type: .checkpoint, periodic: true)
             next = max(next + interval, clock.currentTimeMillis())
         }
     }
