@@ -226,7 +226,10 @@ where A.Element == T, Tr.Element == T, Tr.W == A.W {
     var slicedWindows: (size: Int64, slide: Int64, offset: Int64)? {
         guard !hasCustomTrigger, windowEvictor == nil, allowedLatenessMillis == 0 else { return nil }
         if let tumbling = assigner as? TumblingEventTimeWindows<T> { return (tumbling.size, tumbling.size, tumbling.offset) }
-        if let sliding = assigner as? SlidingEventTimeWindows<T> { return (sliding.size, sliding.slide, sliding.offset) }
+        // With slide > size, elements between windows belong to none: the general operator.
+        if let sliding = assigner as? SlidingEventTimeWindows<T>, sliding.slide <= sliding.size {
+            return (sliding.size, sliding.slide, sliding.offset)
+        }
         return nil
     }
 
