@@ -12,6 +12,7 @@ struct Options {
     var runs = 1
     var checkpointInterval: Int64 = 0
     var unaligned = false
+    var incremental = false
 
     static func parse(_ arguments: [String]) -> Options {
         var options = Options()
@@ -28,6 +29,7 @@ struct Options {
             case "--runs": options.runs = Int(number(value(argument), argument))
             case "--checkpoint-interval": options.checkpointInterval = number(value(argument), argument)
             case "--unaligned": options.unaligned = true
+            case "--incremental": options.incremental = true
             case "-h", "--help": usage()
             default:
                 guard options.workload.isEmpty, !argument.hasPrefix("-") else { fail("unknown argument \(argument)") }
@@ -151,9 +153,25 @@ struct CountAggregate: AggregateFunction {
 /// Event time `i / 10` ms with monotonous watermarks (W2, W2K100, W3).
 let eventTime = WatermarkStrategy<Int64>.forMonotonousTimestamps().withTimestampAssigner { i, _ in i / 10 }
 
+/// Checkpoint figures of the last engine run, printed as extra key=value fields.
+nonisolated(unsafe) var checkpointFields = ""
+
 func runEngine(_ options: Options) throws -> (results: Int64, checksum: Int64) {
     var configuration = StreamEnvironment.Configuration()
     configuration.parallelism = options.parallelism
+    var checkpointDirectory: String?
+    if options.checkpointInterval > 0 {
+        if options.unaligned {
+            fail("unaligned checkpoints are not implemented yet; run W4C (aligned) instead")
+        }
+        let directory = NSTemporaryDirectory() + "rill-bench-\(UUID().uuidString)"
+        checkpointDirectory = directory
+        configuration.checkpoints.directory = directory
+        configuration.checkpoints.interval = .milliseconds(options.checkpointInterval)
+        configuration.checkpoints.incremental = options.incremental
+        configuration.checkpoints.tolerableFailedCheckpoints = Int.max
+    }
+    defer { if let checkpointDirectory { try? FileManager.default.removeItem(atPath: checkpointDirectory) } }
     let env = StreamEnvironment(configuration: configuration)
     let totals = Totals()
     let n = options.records
@@ -176,7 +194,7 @@ func runEngine(_ options: Options) throws -> (results: Int64, checksum: Int64) {
             .window(SlidingEventTimeWindows.of(.seconds(10), .seconds(1)))
             .aggregate(CountAggregate())
             .sinkTo(CountingSink(totals: totals))
-    case "W4":
+    case "W4", "W4C", "W4U":
         env.fromSource(StrideSource(count: n), name: "Stride Source")
             .keyBy { $0 % 100_000 }
             .process(SumPerKey())
@@ -184,7 +202,12 @@ func runEngine(_ options: Options) throws -> (results: Int64, checksum: Int64) {
     default:
         fail("unknown workload \(options.workload)")
     }
-    try env.executeBlocking(options.workload)
+    let client = try env.executeAsync(options.workload)
+    _ = try client.waitForResult()
+    if options.checkpointInterval > 0 {
+        let stats = client.checkpointStatistics
+        checkpointFields = " checkpoints=\(stats.completed) checkpoint_bytes=\(stats.lastSizeBytes) checkpoint_ms=\(stats.lastDurationMillis) checkpoint_kind=\(options.incremental ? "incremental" : "full")"
+    }
     let (count, checksum) = totals.value
     return (count, checksum)
 }
@@ -222,17 +245,13 @@ func runBaseline(_ options: Options) -> (results: Int64, checksum: Int64) {
     return (count, checksum)
 }
 
-/// A (key, window or slice start) pair, the dictionary key of the window baselines.
-struct WindowKey: Hashable {
-    let key: Int64
-    let start: Int64
-}
-
-/// W2/W2K100 in a plain loop: a sum per (key, 1 s window) in a dictionary, and each window
-/// emitted (and removed) as soon as the monotonous watermark `ts - 1` reaches its end - 1.
+/// W2/W2K100 in a plain loop: a sum per (key, 1 s window) in a dictionary (the pair packed
+/// into one Int64 key), and each window emitted (and removed) as soon as the monotonous
+/// watermark `ts - 1` reaches its end - 1.
 func baselineTumbling(n: Int64, keys: Int64) -> (Int64, Int64) {
     let size: Int64 = 1_000
-    var sums: [WindowKey: Int64] = [:]
+    var sums: [Int64: Int64] = [:]
+    sums.reserveCapacity(Int(keys) * 2)
     var pending: [(end: Int64, keys: [Int64])] = []   // window ends in ascending order
     var firstPending = 0
     var count: Int64 = 0
@@ -240,11 +259,10 @@ func baselineTumbling(n: Int64, keys: Int64) -> (Int64, Int64) {
     var watermark = Int64.min
     func fire(upTo watermark: Int64) {
         while firstPending < pending.count && pending[firstPending].end - 1 <= watermark {
-            let (end, windowKeys) = pending[firstPending]
-            for key in windowKeys {
-                let sum = sums.removeValue(forKey: WindowKey(key: key, start: end - size))!
+            let end = pending[firstPending].end
+            for key in pending[firstPending].keys {
                 count += 1
-                checksum &+= sum
+                checksum &+= sums.removeValue(forKey: (end - size) / size * keys + key)!
             }
             pending[firstPending].keys = []
             firstPending += 1
@@ -254,11 +272,9 @@ func baselineTumbling(n: Int64, keys: Int64) -> (Int64, Int64) {
         let key = i % keys
         let ts = i / 10
         let start = ts - ts % size
-        let windowKey = WindowKey(key: key, start: start)
-        if let sum = sums[windowKey] {
-            sums[windowKey] = sum &+ i
-        } else {
-            sums[windowKey] = i
+        let before = sums.count
+        sums[start / size * keys + key, default: 0] &+= i
+        if sums.count != before {
             if pending.last?.end != start + size { pending.append((start + size, [])) }
             pending[pending.count - 1].keys.append(key)
         }
@@ -272,14 +288,18 @@ func baselineTumbling(n: Int64, keys: Int64) -> (Int64, Int64) {
 }
 
 /// W3 in a plain loop, by slicing like the engine: a count per (key, 1 s slice) in a
-/// dictionary; when the watermark passes a window's end, each key with data in the window
-/// gets the sum of its 10 slices, and the slice no later window needs is removed.
+/// dictionary (the pair packed into one Int64 key); when the watermark passes a window's
+/// end, each key with data in the window gets the sum of its 10 slices, and the slice no
+/// later window needs is removed.
 func baselineSliding(n: Int64) -> (Int64, Int64) {
+    let keys: Int64 = 1_000
     let size: Int64 = 10_000
     let slide: Int64 = 1_000
-    var counts: [WindowKey: Int64] = [:]
+    func packed(_ key: Int64, _ sliceStart: Int64) -> Int64 { (sliceStart / slide + 16) * keys + key }
+    var counts: [Int64: Int64] = [:]
+    counts.reserveCapacity(Int(keys * 16))
     var sliceKeys: [Int64: [Int64]] = [:]   // slice start -> keys with data
-    var lastFired: [Int64: Int64] = [:]     // key -> last window end emitted
+    var lastFired = [Int64](repeating: Int64.min, count: Int(keys))
     var count: Int64 = 0
     var checksum: Int64 = 0
     var nextEnd = Int64.max                 // the next window end to fire
@@ -288,12 +308,12 @@ func baselineSliding(n: Int64) -> (Int64, Int64) {
             let end = nextEnd
             var start = end - size
             while start < end {
-                for key in sliceKeys[start] ?? [] where lastFired[key] != end {
-                    lastFired[key] = end
+                for key in sliceKeys[start] ?? [] where lastFired[Int(key)] != end {
+                    lastFired[Int(key)] = end
                     var total: Int64 = 0
                     var slice = end - size
                     while slice < end {
-                        total &+= counts[WindowKey(key: key, start: slice)] ?? 0
+                        total &+= counts[packed(key, slice)] ?? 0
                         slice += slide
                     }
                     count += 1
@@ -303,21 +323,19 @@ func baselineSliding(n: Int64) -> (Int64, Int64) {
             }
             let expired = end - size
             for key in sliceKeys.removeValue(forKey: expired) ?? [] {
-                counts.removeValue(forKey: WindowKey(key: key, start: expired))
+                counts.removeValue(forKey: packed(key, expired))
             }
             nextEnd = sliceKeys.isEmpty ? Int64.max : end + slide
         }
     }
     var watermark = Int64.min
     for i in 0..<n {
-        let key = i % 1_000
+        let key = i % keys
         let ts = i / 10
         let start = ts - ts % slide
-        let sliceKey = WindowKey(key: key, start: start)
-        if let current = counts[sliceKey] {
-            counts[sliceKey] = current &+ 1
-        } else {
-            counts[sliceKey] = 1
+        let before = counts.count
+        counts[packed(key, start), default: 0] &+= 1
+        if counts.count != before {
             sliceKeys[start, default: []].append(key)
             nextEnd = min(nextEnd, start + slide)
         }
@@ -330,7 +348,11 @@ func baselineSliding(n: Int64) -> (Int64, Int64) {
     return (count, checksum)
 }
 
-let options = Options.parse(CommandLine.arguments)
+var options = Options.parse(CommandLine.arguments)
+if options.workload == "W4C" || options.workload == "W4U" {
+    if options.checkpointInterval == 0 { options.checkpointInterval = 1000 }
+    if options.workload == "W4U" { options.unaligned = true }
+}
 for _ in 0..<options.runs {
     let start = DispatchTime.now().uptimeNanoseconds
     let (results, checksum): (Int64, Int64)
@@ -341,5 +363,5 @@ for _ in 0..<options.runs {
     }
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     let name = options.baseline ? "baseline-\(options.workload)" : options.workload
-    print("workload=\(name) parallelism=\(options.baseline ? 1 : options.parallelism) records=\(options.records) results=\(results) checksum=\(checksum) seconds=\(String(format: "%.3f", seconds)) records_per_s=\(Int(Double(options.records) / seconds))")
+    print("workload=\(name) parallelism=\(options.baseline ? 1 : options.parallelism) records=\(options.records) results=\(results) checksum=\(checksum) seconds=\(String(format: "%.3f", seconds)) records_per_s=\(Int(Double(options.records) / seconds))\(checkpointFields)")
 }
