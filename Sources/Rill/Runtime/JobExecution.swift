@@ -170,7 +170,10 @@ final class JobExecution: @unchecked Sendable {
                 }
                 try built.initializeState(states)
             }
-            lock.withLock { tasks[chain.index][subtask] = built }
+            lock.withLock {
+                tasks[chain.index][subtask] = built
+                lock.signalConsumer()
+            }
             try built.open(flushInterval: configuration.bufferTimeout.milliseconds)
             try built.run()
         } catch {
@@ -340,7 +343,15 @@ final class JobExecution: @unchecked Sendable {
     /// Sends barrier `barrier` into every source subtask, snapshotting each source's split
     /// enumerator atomically with the injection. Returns the enumerator states by node id.
     func injectBarriers(_ barrier: CheckpointBarrier) throws -> [Int: [UInt8]] {
-        let running = lock.withLock { tasks }
+        // A checkpoint requested right after start waits (briefly) for the tasks to come up.
+        let running = lock.withLock { () -> [[StreamTask?]] in
+            let deadline = SystemClock.shared.currentTimeMillis() + 10_000
+            while status == .running && tasks.contains(where: { $0.contains { $0 == nil } })
+                && SystemClock.shared.currentTimeMillis() < deadline {
+                lock.waitConsumer(timeoutNanos: 10_000_000)
+            }
+            return tasks
+        }
         var enumerators: [Int: [UInt8]] = [:]
         for chain in plan.chains where plan.graph.nodes[chain.nodes[0]].kind == .source {
             let headId = chain.nodes[0]

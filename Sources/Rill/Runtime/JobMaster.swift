@@ -37,7 +37,7 @@ final class JobMaster: @unchecked Sendable {
             guard let storage else {
                 throw RillError(.invalidConfiguration, "restore from the latest checkpoint needs configuration.checkpoints.directory")
             }
-            let latest = try storage.latestCompleted()
+            let latest = try storage.latestCompleted(verification: .checksums)
             for skipped in latest.skipped {
                 FileOutput.standardError("rill: skipped checkpoint \(skipped.path): \(skipped.problem ?? "invalid")")
             }
