@@ -107,7 +107,10 @@ public struct DataStream<T> {
     public func map<U>(_ transform: @escaping @Sendable (T) throws -> U) -> DataStream<U> {
         addOperator(name: "Map") { _, output in
             BuiltOperator(oneInput: KernelOperator<T, U>(output: unsafeDowncast(output!, to: Output<U>.self)) { batch, out in
-                try out.emit(batch.map { StreamRecord(try transform($0.value), timestamp: $0.timestamp) })
+                var mapped: [StreamRecord<U>] = []
+                mapped.reserveCapacity(batch.count)
+                for record in batch { mapped.append(StreamRecord(try transform(record.value), timestamp: record.timestamp)) }
+                try out.emit(mapped)
             })
         }
     }
@@ -117,7 +120,10 @@ public struct DataStream<T> {
     public func filter(_ isIncluded: @escaping @Sendable (T) throws -> Bool) -> DataStream<T> {
         addOperator(name: "Filter") { _, output in
             BuiltOperator(oneInput: KernelOperator<T, T>(output: unsafeDowncast(output!, to: Output<T>.self)) { batch, out in
-                try out.emit(batch.filter { try isIncluded($0.value) })
+                var kept: [StreamRecord<T>] = []
+                kept.reserveCapacity(batch.count)
+                for record in batch where try isIncluded(record.value) { kept.append(record) }
+                try out.emit(kept)
             })
         }
     }

@@ -167,7 +167,10 @@ public final class ReaderOutput<T> {
     @inlinable
     public func collect<C: Collection>(contentsOf values: C) throws where C.Element == T {
         if timestampAssigner == nil && generator == nil {
-            try output.emit(values.map { StreamRecord($0) })
+            var records: [StreamRecord<T>] = []
+            records.reserveCapacity(values.count)
+            for value in values { records.append(StreamRecord(value)) }
+            try output.emit(records)
         } else {
             for value in values { try collect(value) }
         }
