@@ -8,7 +8,7 @@ public protocol Window: Hashable, Sendable {
 
 /// A window of event or processing time `[start, end)` (Flink's `TimeWindow`).
 @frozen
-public struct TimeWindow: Window, CustomStringConvertible {
+public struct TimeWindow: Window, Codable, CustomStringConvertible {
     /// The first timestamp of the window (inclusive).
     public let start: Int64
     /// The first timestamp after the window (exclusive).
@@ -77,7 +77,7 @@ public struct TimeWindow: Window, CustomStringConvertible {
 /// The single window of ``GlobalWindows``: every element of a key belongs to it, and it never
 /// ends (Flink's `GlobalWindow`).
 @frozen
-public struct GlobalWindow: Window, CustomStringConvertible {
+public struct GlobalWindow: Window, Codable, CustomStringConvertible {
     @inlinable public init() {}
 
     /// `Int64.max`: the global window has no end, so it is never late and never cleaned up.

@@ -123,6 +123,8 @@ struct _TimestampedElement<T> {
     }
 }
 
+extension _TimestampedElement: Codable where T: Codable {}
+
 extension _TimestampedElement: BinaryCodable where T: BinaryCodable {
     @inlinable
     func encode(to writer: inout BinaryWriter) {

@@ -149,6 +149,8 @@ struct _SliceSnapshot<Acc> {
     }
 }
 
+extension _SliceSnapshot: Codable where Acc: Codable {}
+
 extension _SliceSnapshot: BinaryCodable where Acc: BinaryCodable {
     @usableFromInline
     func encode(to writer: inout BinaryWriter) {
@@ -185,6 +187,8 @@ final class _SliceState<Acc>: _KeyedStateStorage, KeyedStateSnapshotting {
     @usableFromInline @exclusivity(unchecked) var slices: [_Slice<Acc>] = []
     @usableFromInline @exclusivity(unchecked) var head = 0
     @usableFromInline @exclusivity(unchecked) var pool: [_Slice<Acc>] = []
+    /// Set by the operator before a snapshot: windows ending at or before this were emitted.
+    var snapshotFiredThrough = Int64.min
 
     init(name: String, context: _KeyContext, slotCapacity: Int, sliceSize: Int64) {
         self.name = name
@@ -290,7 +294,8 @@ final class _SliceState<Acc>: _KeyedStateStorage, KeyedStateSnapshotting {
                 accumulators.append(slice.accumulators[Int(position)])
             }
         }
-        return _SliceSnapshot(ends: ends, accumulators: accumulators, firedThrough: key.firedThrough)
+        return _SliceSnapshot(ends: ends, accumulators: accumulators,
+                              firedThrough: Swift.max(key.firedThrough, snapshotFiredThrough))
     }
 
     /// Adds the current key's restored slices (the operator then recomputes what to fire).

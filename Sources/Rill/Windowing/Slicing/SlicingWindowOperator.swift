@@ -37,8 +37,10 @@ final class SlicingWindowOperator<K: StableHashable, G: _SliceAggregation>: OneI
     @exclusivity(unchecked) @usableFromInline var sliceEnd = Int64.min
     @exclusivity(unchecked) @usableFromInline var firstWindowEnd = Int64.min
     @exclusivity(unchecked) @usableFromInline var lastWindowEnd = Int64.min
-    /// Kept alive by the state's slices or its pool of recycled slices.
+    /// The slice `sliceEnd` once looked up, and its accumulators (refreshed when it grows);
+    /// kept alive by the state's slices or its pool of recycled slices.
     @exclusivity(unchecked) @usableFromInline unowned(unsafe) var currentSlice: _Slice<G.Acc>?
+    @exclusivity(unchecked) @usableFromInline var currentAccumulators: UnsafeMutablePointer<G.Acc>?
     /// Per-window merge of several slices: keys and accumulators in order of first arrival.
     @exclusivity(unchecked) @usableFromInline var scratchSlots: [Int32] = []
     @exclusivity(unchecked) @usableFromInline var scratchAccumulators: [G.Acc] = []
@@ -80,8 +82,8 @@ final class SlicingWindowOperator<K: StableHashable, G: _SliceAggregation>: OneI
             }
             backend.setCurrentKey(key(record.value))
             let info = state.keyInfo(ctx.slot)
-            if info.pointee.latestEnd == sliceEnd, let slice = currentSlice {
-                try aggregation.add(record.value, to: &slice.accumulators[Int(info.pointee.latestPosition)])
+            if info.pointee.latestEnd == sliceEnd, let accumulators = currentAccumulators {
+                try aggregation.add(record.value, to: &accumulators[Int(info.pointee.latestPosition)])
                 ctx.markDirty()
             } else {
                 try addSlow(record.value)
@@ -100,6 +102,7 @@ final class SlicingWindowOperator<K: StableHashable, G: _SliceAggregation>: OneI
         firstWindowEnd = windowEnd(atOrAfter: sliceEnd)
         lastWindowEnd = TimeWindow.windowStart(timestamp: start, offset: offset, windowSize: slide) &+ size
         currentSlice = nil
+        currentAccumulators = nil
     }
 
     /// The smallest window end at or after `time`.
@@ -141,6 +144,7 @@ final class SlicingWindowOperator<K: StableHashable, G: _SliceAggregation>: OneI
             _ = slice.append(slot: slot, try aggregation.create(value))
             info.pointee.liveSlices += 1
         }
+        currentAccumulators = slice.accumulators
         ctx.markDirty()
     }
 
@@ -155,7 +159,10 @@ final class SlicingWindowOperator<K: StableHashable, G: _SliceAggregation>: OneI
             // Slices that no later window covers.
             let obsolete = end &+ slide &- size
             while !state.isEmpty && state.slices[state.head].end <= obsolete {
-                if state.slices[state.head] === currentSlice { currentSlice = nil }
+                if state.slices[state.head] === currentSlice {
+                    currentSlice = nil
+                    currentAccumulators = nil
+                }
                 state.dropOldestSlice()
             }
             nextWindowEnd = state.isEmpty
@@ -211,6 +218,7 @@ final class SlicingWindowOperator<K: StableHashable, G: _SliceAggregation>: OneI
     /// After a restore: fire from the earliest window any restored key has not emitted.
     func resumeAfterRestore() {
         currentSlice = nil
+        currentAccumulators = nil
         guard !state.isEmpty else { return }
         var earliest = Int64.max
         for index in state.head..<state.slices.count {
