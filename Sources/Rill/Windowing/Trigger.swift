@@ -163,7 +163,7 @@ public class TriggerContext<W: Window> {
 /// the windows that were merged into the current one (Flink's `Trigger.OnMergeContext`).
 public final class OnMergeContext<W: Window>: TriggerContext<W> {
     /// The windows merged into ``TriggerContext/currentWindow`` by the current merge.
-    @usableFromInline var mergedWindows: [W] = []
+    @exclusivity(unchecked) @usableFromInline var mergedWindows: [W] = []
 
     /// Combines the reducing state named by `descriptor` of the merged windows into the
     /// current window's (and removes theirs).
