@@ -131,6 +131,20 @@ final class WindowLatenessTests: XCTestCase {
         }
     }
 
+    func testAnElementBetweenSlidingWindowsIsIgnoredUnlessItsTimestampIsLate() throws {
+        let late = self.late
+        let harness = try Harness { input in
+            input.keyBy(\.key).window(SlidingEventTimeWindows.of(.milliseconds(5), .milliseconds(10)))
+                .sideOutputLateData(late).process(WSumWithWindow())
+        }
+        try WindowTestKit.feed(harness, [.element(WEvent("a", 1, 7)), .element(WEvent("a", 2, 3)), .watermark(20),
+                                         .element(WEvent("a", 4, 8)), .element(WEvent("a", 8, 30))])
+        XCTAssertEqual(harness.sideOutput(late).map(\.value), [WEvent("a", 4, 8)],
+                       "7 and 8 fall between [0,5) and [10,15); only 8, whose timestamp is behind the watermark, is late")
+        try harness.processWatermark(Int64.max)
+        XCTAssertEqual(harness.output, [WResult("a", 2, 0, 5), WResult("a", 8, 30, 35)])
+    }
+
     func testTheFinalWatermarkFiresAllEventTimeWindows() throws {
         let steps: [WStep] = [.element(WEvent("a", 1, 1)), .element(WEvent("b", 2, 1_000_000)), .element(WEvent("c", 4, -50))]
         let general = try tumbling()
