@@ -32,6 +32,8 @@ struct _MergingWindowSet<W: Window> {
     /// is called before this returns: `mergedWindows` are the in-flight windows that became
     /// `mergeResult` (without `newWindow`, which never had state), and the caller must move the
     /// state of `mergedStateWindows` into `stateWindowResult`.
+    ///
+    /// - Complexity: O(n log n) for n in-flight windows (the assigner sorts them).
     @inlinable
     mutating func addWindow(
         _ newWindow: W,

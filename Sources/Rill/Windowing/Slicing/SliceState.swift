@@ -70,6 +70,8 @@ final class _Slice<Acc> {
     }
 
     /// Appends a key's first accumulator in this slice; returns its position.
+    ///
+    /// - Complexity: amortized O(1).
     @inlinable
     func append(slot: Int32, _ accumulator: Acc) -> Int32 {
         if count == capacity { grow() }
@@ -95,6 +97,8 @@ final class _Slice<Acc> {
     }
 
     /// The position of `slot`, if it has data here.
+    ///
+    /// - Complexity: O(1) expected once built; the first call builds the index in O(count).
     @usableFromInline
     func position(of slot: Int32) -> Int32? {
         if positions == nil {
@@ -251,6 +255,8 @@ final class _SliceState<Acc>: _KeyedStateStorage, KeyedStateSnapshotting {
 
     /// Drops the oldest slice: its keys lose a slice, and a key with none left releases its
     /// backend slot.
+    ///
+    /// - Complexity: O(keys with data in the slice).
     @inlinable
     func dropOldestSlice() {
         let slice = slices[head]
