@@ -147,6 +147,29 @@ final class WindowTriggerTests: XCTestCase {
         XCTAssertEqual(values(harness), [1, 1, 1], "at 10, 20 and 24 (capped at maxTimestamp), then cleaned up")
     }
 
+    func testContinuousProcessingTimeTriggerOnAnEventTimeWindowEndsItsChainAtTheWindowEnd() throws {
+        let harness = try Harness(clock: ManualClock(startMillis: 1_000_000)) { input in
+            input.keyBy(\.key).window(TumblingEventTimeWindows.of(.milliseconds(100)))
+                .trigger(ContinuousProcessingTimeTrigger.of(.milliseconds(30))).process(WSumWithWindow())
+        }
+        try harness.processElement(WEvent("a", 1, 5), timestamp: 5)
+        try harness.setProcessingTime(1_000_001)
+        XCTAssertEqual(values(harness), [1], "the first fire time is capped at 99, long past: fires once and stops")
+        try harness.setProcessingTime(2_000_000)
+        XCTAssertEqual(values(harness), [1])
+    }
+
+    func testContinuousEventTimeTriggerOnAGlobalWindowFinishesAtTheFinalWatermark() throws {
+        let harness = try OperatorTestHarness<WEvent, WEvent> { input in
+            input.keyBy(\.key).window(GlobalWindows.create()).trigger(ContinuousEventTimeTrigger.of(.milliseconds(10))).reduce(wAdd)
+        }
+        try harness.processElement(WEvent("a", 1, 5), timestamp: 5)
+        try harness.processWatermark(35)
+        XCTAssertEqual(harness.output.map(\.value), [1, 1, 1], "at 10, 20 and 30")
+        try harness.processWatermark(Int64.max)
+        XCTAssertEqual(harness.output.map(\.value), [1, 1, 1, 1, 1], "the pending 40, then the end of the window")
+    }
+
     // MARK: CountTrigger and PurgingTrigger
 
     func testCountTriggerFiresWithoutPurgingSoResultsAreRunningTotals() throws {

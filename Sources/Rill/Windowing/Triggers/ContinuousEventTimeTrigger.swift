@@ -8,7 +8,9 @@
 ///   registers the next one (`time + interval`, capped at `maxTimestamp`). A watermark that
 ///   jumps ahead fires the whole chain, one result per interval. When an interval timer and
 ///   the end-of-window timer both come due, the window fires for each (repeated results are
-///   Flink's behaviour).
+///   Flink's behaviour). On a global window the final watermark of a bounded input fires the
+///   pending interval once and the end-of-window timer once (Flink would fire every interval
+///   up to `Int64.max`, which never ends).
 /// - Never purges. Merges: the earliest pending fire time wins.
 public struct ContinuousEventTimeTrigger<Element, W: Window>: Trigger {
     /// The firing interval in milliseconds.
@@ -47,6 +49,10 @@ public struct ContinuousEventTimeTrigger<Element, W: Window>: Trigger {
         let state = try context.getPartitionedState(fireTime)
         if let pending = state.get(), pending == time {
             state.clear()
+            // The final watermark of a bounded input on a window that never ends (a global
+            // window): Flink would fire every interval up to Int64.max and never finish. Fire
+            // once; the end-of-window timer fires the last time.
+            if context.currentWatermark == Int64.max && window.maxTimestamp == Int64.max { return .fire }
             try registerNextFireTimestamp(time, window: window, context: context, state: state)
             return .fire
         }
@@ -76,7 +82,8 @@ public struct ContinuousEventTimeTrigger<Element, W: Window>: Trigger {
 
     func registerNextFireTimestamp(_ time: Int64, window: W, context: TriggerContext<W>,
                                    state: NamespacedReducingState<W, Int64>) throws {
-        let next = Swift.min(time &+ interval, window.maxTimestamp)
+        let (sum, overflow) = time.addingReportingOverflow(interval)
+        let next = overflow ? window.maxTimestamp : Swift.min(sum, window.maxTimestamp)
         try state.add(next)
         context.registerEventTimeTimer(next)
     }

@@ -4,7 +4,7 @@
 ///   next multiple of `interval` after the current processing time, capped at
 ///   `window.maxTimestamp`.
 /// - `onProcessingTime`: fires for the pending timer and registers the next one
-///   (`time + interval`, capped at `maxTimestamp`).
+///   (`time + interval`, capped at `maxTimestamp`); the firing at `maxTimestamp` ends the chain.
 /// - Never purges. Merges: the earliest pending fire time wins.
 public struct ContinuousProcessingTimeTrigger<Element, W: Window>: Trigger {
     /// The firing interval in milliseconds.
@@ -41,6 +41,10 @@ public struct ContinuousProcessingTimeTrigger<Element, W: Window>: Trigger {
         let state = try context.getPartitionedState(fireTime)
         if let pending = state.get(), pending == time {
             state.clear()
+            // At the window's end the chain is over. (Flink registers the same timer again,
+            // which fires forever when processing time is past the end of an event-time
+            // window, as when replaying old data.)
+            if time == window.maxTimestamp { return .fire }
             try registerNextFireTimestamp(time, window: window, context: context, state: state)
             return .fire
         }
@@ -66,7 +70,8 @@ public struct ContinuousProcessingTimeTrigger<Element, W: Window>: Trigger {
 
     func registerNextFireTimestamp(_ time: Int64, window: W, context: TriggerContext<W>,
                                    state: NamespacedReducingState<W, Int64>) throws {
-        let next = Swift.min(time &+ interval, window.maxTimestamp)
+        let (sum, overflow) = time.addingReportingOverflow(interval)
+        let next = overflow ? window.maxTimestamp : Swift.min(sum, window.maxTimestamp)
         try state.add(next)
         context.registerProcessingTimeTimer(next)
     }
