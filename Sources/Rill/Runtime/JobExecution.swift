@@ -90,7 +90,7 @@ final class JobExecution: @unchecked Sendable {
         lock.withLock { runningTasks = plan.chains.reduce(0) { $0 + $1.parallelism } }
         for chain in plan.chains {
             for subtask in 0..<chain.parallelism {
-                startThread(name: "rill-\(chain.index)-\(subtask)") { [self] in runTask(chain: chain, subtask: subtask) }
+                startThread { [self] in runTask(chain: chain, subtask: subtask) }
             }
         }
     }
@@ -106,7 +106,7 @@ final class JobExecution: @unchecked Sendable {
         guard shouldCancel else { return }
         cancelAllGates()
         let timeout = configuration.cancellationTimeout.milliseconds
-        startThread(name: "rill-cancel-watch") { [self] in
+        startThread { [self] in
             // A task stuck in user code that ignores cancellation cannot be stopped from outside;
             // after the timeout the job reports cancelled and names the stuck tasks.
             let done = lock.withLock { () -> Bool in
@@ -334,7 +334,6 @@ final class JobExecution: @unchecked Sendable {
         }
         return StreamTask(name: chain.name, subtaskIndex: subtask, gate: gate, timeService: timeService, members: members,
                           sourcePoll: head.pollNext, channelInputs: channelInputs, networkOutputs: networkOutputs,
-                          metrics: chain.nodes.map { metrics[$0][subtask] },
                           nodeIds: chain.nodes, checkpointing: taskCheckpointing)
     }
 

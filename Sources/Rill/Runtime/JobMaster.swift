@@ -86,9 +86,9 @@ final class JobMaster: @unchecked Sendable {
 
     func start() {
         attempt.start()
-        startThread(name: "rill-job-master") { [self] in supervise() }
+        startThread { [self] in supervise() }
         if let interval = configuration.checkpoints.interval, let checkpoints {
-            startThread(name: "rill-checkpoints") { [self] in triggerPeriodically(every: interval.milliseconds, checkpoints) }
+            startThread { [self] in triggerPeriodically(every: interval.milliseconds, checkpoints) }
         }
     }
 

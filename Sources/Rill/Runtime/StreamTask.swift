@@ -34,7 +34,6 @@ final class StreamTask {
     /// Per channel: hands a `RecordBatch` to the head's input.
     let channelInputs: [(AnyObject) throws -> Void]
     let networkOutputs: [NetworkOutput]
-    let metrics: [OperatorMetrics]
     private let valve: StatusWatermarkValve
     /// Node id of each chain member, head first (names state in checkpoints).
     let nodeIds: [Int]
@@ -48,7 +47,7 @@ final class StreamTask {
 
     init(name: String, subtaskIndex: Int, gate: InputGate, timeService: ProcessingTimeService,
          members: [ChainMember], sourcePoll: (() throws -> InputStatus)?,
-         channelInputs: [(AnyObject) throws -> Void], networkOutputs: [NetworkOutput], metrics: [OperatorMetrics],
+         channelInputs: [(AnyObject) throws -> Void], networkOutputs: [NetworkOutput],
          nodeIds: [Int], checkpointing: TaskCheckpointing?) {
         self.nodeIds = nodeIds
         self.checkpointing = checkpointing
@@ -63,7 +62,6 @@ final class StreamTask {
         self.sourcePoll = sourcePoll
         self.channelInputs = channelInputs
         self.networkOutputs = networkOutputs
-        self.metrics = metrics
         valve = StatusWatermarkValve(channelCount: max(1, channelInputs.count))
     }
 

@@ -9,21 +9,19 @@ import Darwin
 private final class ThreadBody: @unchecked Sendable {
     // Handed to exactly one new thread.
     let body: @Sendable () -> Void
-    let name: String
-    init(_ body: @escaping @Sendable () -> Void, _ name: String) {
+    init(_ body: @escaping @Sendable () -> Void) {
         self.body = body
-        self.name = name
     }
 }
 
 /// Starts a detached OS thread. Tasks are threads, not Swift tasks: they block on channels and
 /// run user code for as long as a job lives, which the cooperative pool must never do.
-func startThread(name: String, stackSize: Int = 8 << 20, _ body: @escaping @Sendable () -> Void) {
+func startThread(stackSize: Int = 8 << 20, _ body: @escaping @Sendable () -> Void) {
     var attributes = pthread_attr_t()
     pthread_attr_init(&attributes)
     pthread_attr_setstacksize(&attributes, stackSize)
     pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-    let box = Unmanaged.passRetained(ThreadBody(body, name)).toOpaque()
+    let box = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
     #if canImport(Darwin)
     var thread: pthread_t?
     #else
@@ -34,9 +32,6 @@ func startThread(name: String, stackSize: Int = 8 << 20, _ body: @escaping @Send
         let box = Unmanaged<ThreadBody>.fromOpaque(raw).takeRetainedValue()
         #else
         let box = Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue()
-        #endif
-        #if canImport(Glibc)
-        _ = box.name
         #endif
         box.body()
         return nil
