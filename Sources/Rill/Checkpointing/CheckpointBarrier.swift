@@ -13,6 +13,30 @@ struct CheckpointBarrier: Sendable, Equatable {
     let type: SnapshotType
     /// Overtakes in-flight data instead of waiting for alignment.
     let unaligned: Bool
+    /// For an aligned barrier of a job with unaligned checkpoints enabled: how long after
+    /// `timestampMillis` alignment may take before the checkpoint switches to unaligned
+    /// (Flink's `alignedCheckpointTimeout`). `nil`: never switches.
+    let alignedTimeoutMillis: Int64?
+
+    init(checkpointId: Int64, timestampMillis: Int64, type: SnapshotType, unaligned: Bool = false,
+         alignedTimeoutMillis: Int64? = nil) {
+        self.checkpointId = checkpointId
+        self.timestampMillis = timestampMillis
+        self.type = type
+        self.unaligned = unaligned
+        self.alignedTimeoutMillis = alignedTimeoutMillis
+    }
+
+    /// The same checkpoint, now overtaking in-flight data.
+    func asUnaligned() -> CheckpointBarrier {
+        CheckpointBarrier(checkpointId: checkpointId, timestampMillis: timestampMillis, type: type, unaligned: true)
+    }
+
+    /// Whether this aligned barrier's alignment timeout has passed at `nowMillis`.
+    func alignmentTimedOut(nowMillis: Int64) -> Bool {
+        guard !unaligned, let alignedTimeoutMillis else { return false }
+        return nowMillis - timestampMillis >= alignedTimeoutMillis
+    }
 }
 
 /// What one operator subtask contributes to a checkpoint: serialized state, ready to be written.

@@ -28,6 +28,18 @@ public struct CheckpointConfig: Sendable {
     public var retainOnCancellation = true
     /// Write only the key groups changed since the previous checkpoint.
     public var incremental = false
+    /// Unaligned checkpoints (Flink's `enableUnalignedCheckpoints`): the first barrier a task
+    /// receives overtakes the data queued in front of it, the task snapshots at once, and the
+    /// overtaken in-flight records are stored with the checkpoint and replayed before new
+    /// input on restore. Checkpoints then complete under backpressure, at the cost of larger
+    /// checkpoints. Requires `mode == .exactlyOnce` and one checkpoint in flight at a time;
+    /// savepoints are always aligned. Record types crossing between tasks must conform to
+    /// `BinaryCodable` or `Codable`.
+    public var unalignedCheckpoints = false
+    /// With ``unalignedCheckpoints``: checkpoints start aligned and switch to unaligned when a
+    /// task's alignment is still going on this long after the checkpoint started (Flink's
+    /// `alignedCheckpointTimeout`). `.zero` (the default) starts every checkpoint unaligned.
+    public var alignedCheckpointTimeout: Duration = .zero
 
     public init() {}
 
@@ -43,6 +55,11 @@ public struct CheckpointConfig: Sendable {
         try check(maxConcurrentCheckpoints >= 1, "max concurrent checkpoints must be at least 1")
         try check(tolerableFailedCheckpoints >= 0, "tolerable failed checkpoints cannot be negative")
         try check(retainedCheckpoints >= 1, "retain at least one checkpoint, or there is nothing to restore from")
+        try check(alignedCheckpointTimeout >= .zero, "the aligned checkpoint timeout cannot be negative")
+        if unalignedCheckpoints {
+            try check(mode == .exactlyOnce, "unaligned checkpoints need checkpoint mode .exactlyOnce (at-least-once never aligns, so there is nothing to overtake); set mode = .exactlyOnce or turn unalignedCheckpoints off")
+            try check(maxConcurrentCheckpoints == 1, "unaligned checkpoints allow one checkpoint in flight at a time (as in Flink); set maxConcurrentCheckpoints = 1")
+        }
     }
 }
 

@@ -19,6 +19,8 @@ final class CheckpointCoordinator: @unchecked Sendable {
         let barrier: CheckpointBarrier
         let startMillis: Int64
         var acks: [TaskKey: [Int: OperatorSnapshot]] = [:]
+        /// Unaligned checkpoints: per task, the in-flight record batches by input channel.
+        var inFlight: [TaskKey: [Int: [AnyObject]]] = [:]
         var enumerators: [Int: [UInt8]] = [:]
         var savepointDirectory: String?
         var completion: ((Result<String, any Error>) -> Void)?
@@ -41,6 +43,8 @@ final class CheckpointCoordinator: @unchecked Sendable {
     private(set) var failedCount = 0
     private(set) var lastDurationMillis: Int64 = 0
     private(set) var lastSizeBytes: Int64 = 0
+    /// Alignment timeouts signalled to the tasks.
+    private(set) var alignmentTimeouts = 0
 
     /// Set by the job attempt that is running.
     var injectBarriers: ((CheckpointBarrier) throws -> [Int: [UInt8]])?
@@ -48,6 +52,8 @@ final class CheckpointCoordinator: @unchecked Sendable {
     var notifyAborted: ((Int64) -> Void)?
     /// Fails the job when more checkpoints failed than tolerated.
     var failJob: ((RillError) -> Void)?
+    /// Unaligned checkpoints with an aligned start: the alignment of a checkpoint timed out.
+    var alignmentTimedOut: ((Int64) -> Void)?
     let expectedTasks: Int
 
     init(config: CheckpointConfig, storage: CheckpointStorage, jobName: String, plan: ExecutionPlan,
@@ -79,7 +85,12 @@ final class CheckpointCoordinator: @unchecked Sendable {
                 guard pending.count < config.maxConcurrentCheckpoints else { return nil }
                 guard now - lastCompletedEndMillis >= config.minPauseBetweenCheckpoints.milliseconds else { return nil }
             }
-            let barrier = CheckpointBarrier(checkpointId: nextCheckpointId, timestampMillis: now, type: type, unaligned: false)
+            // Savepoints are always aligned, as in Flink: a savepoint holds no in-flight data.
+            let unaligned = config.unalignedCheckpoints && type == .checkpoint
+            let alignedTimeout = config.alignedCheckpointTimeout.milliseconds
+            let barrier = CheckpointBarrier(checkpointId: nextCheckpointId, timestampMillis: now, type: type,
+                                            unaligned: unaligned && alignedTimeout == 0,
+                                            alignedTimeoutMillis: unaligned && alignedTimeout > 0 ? alignedTimeout : nil)
             nextCheckpointId += 1
             pending[barrier.checkpointId] = Pending(barrier: barrier, startMillis: now,
                                                     savepointDirectory: savepointDirectory, completion: completion)
@@ -96,16 +107,29 @@ final class CheckpointCoordinator: @unchecked Sendable {
         } catch {
             fail(barrier.checkpointId, reason: "barriers could not be injected: \(error)")
         }
+        if let alignedTimeout = barrier.alignedTimeoutMillis {
+            writer.asyncAfter(deadline: .now() + .milliseconds(Int(min(alignedTimeout, Int64(Int32.max))))) { [weak self] in
+                guard let self else { return }
+                let stillPending = lock.withLock { () -> Bool in
+                    guard pending[barrier.checkpointId] != nil else { return false }
+                    alignmentTimeouts += 1
+                    return true
+                }
+                if stillPending { alignmentTimedOut?(barrier.checkpointId) }
+            }
+        }
         let timeout = config.timeout.milliseconds
         writer.asyncAfter(deadline: .now() + .milliseconds(Int(min(timeout, Int64(Int32.max))))) { [weak self] in
             self?.fail(barrier.checkpointId, reason: "it did not complete within the checkpoint timeout of \(timeout) ms")
         }
     }
 
-    func acknowledge(_ checkpointId: Int64, task: TaskKey, snapshots: [Int: OperatorSnapshot]) {
+    func acknowledge(_ checkpointId: Int64, task: TaskKey, snapshots: [Int: OperatorSnapshot],
+                     inFlight: [Int: [AnyObject]] = [:]) {
         let complete: Pending? = lock.withLock {
             guard var entry = pending[checkpointId] else { return nil }
             entry.acks[task] = snapshots
+            if !inFlight.isEmpty { entry.inFlight[task] = inFlight }
             pending[checkpointId] = entry
             guard entry.acks.count == expectedTasks else { return nil }
             pending[checkpointId] = nil
@@ -201,13 +225,16 @@ final class CheckpointCoordinator: @unchecked Sendable {
             var descriptors: [StateDescriptorMetadata] = []
             let operatorId = Self.operatorId(node)
             let previousOperator = previous?.operatorState(withId: operatorId)
+            let isChainHead = plan.chains[chain].nodes[0] == node.id
             for subtask in 0..<plan.parallelism[node.id] {
-                guard let snapshot = entry.acks[TaskKey(chain: chain, subtask: subtask)]?[node.id] else { continue }
+                let task = TaskKey(chain: chain, subtask: subtask)
+                let inFlight = isChainHead ? entry.inFlight[task] ?? [:] : [:]
+                guard let snapshot = entry.acks[task]?[node.id] ?? (inFlight.isEmpty ? nil : OperatorSnapshot()) else { continue }
                 var extra = snapshot.extra
                 if subtask == 0, let enumerator = entry.enumerators[node.id] {
                     extra.append(.init(name: "enumerator", bytes: enumerator))
                 }
-                if snapshot.isEmpty && extra.isEmpty { continue }
+                if snapshot.isEmpty && extra.isEmpty && inFlight.isEmpty { continue }
                 let file = try storage.stateFileWriter(checkpointId: checkpointId, name: "op-\(node.id)-sub-\(subtask)")
                 var keyGroups: [KeyGroupStateHandle] = []
                 for (keyGroup, bytes) in snapshot.keyGroups {
@@ -229,13 +256,18 @@ final class CheckpointCoordinator: @unchecked Sendable {
                                                           handle: try file.append(blob.bytes)))
                 }
                 let extraHandles = try extra.map { NamedStateHandle(name: $0.name, handle: try file.append($0.bytes)) }
+                let channelState = try inFlight.sorted { $0.key < $1.key }.map { channel, batches in
+                    ChannelStateHandle(inputChannel: channel, handle: try file.append { writer in
+                        try writeInFlight(batches, chain: chain, subtask: subtask, channel: channel, into: &writer)
+                    })
+                }
                 try file.finish()
                 let range = node.isKeyed
                     ? try KeyGroupRangeAssignment.computeKeyGroupRangeForOperatorIndex(
                         maxParallelism: plan.maxParallelism[node.id], parallelism: plan.parallelism[node.id], operatorIndex: subtask)
                     : KeyGroupRange(start: 0, end: plan.maxParallelism[node.id] - 1)
                 subtasks.append(SubtaskStateMetadata(subtaskIndex: subtask, keyGroupRange: range, keyGroups: keyGroups,
-                                                     operatorState: operatorState, channelState: [], extra: extraHandles))
+                                                     operatorState: operatorState, channelState: channelState, extra: extraHandles))
                 if descriptors.isEmpty {
                     descriptors = snapshot.keyedStateDescriptors.map {
                         StateDescriptorMetadata(name: $0.name, kind: $0.kind, valueTypeDescription: $0.valueType)
@@ -252,6 +284,19 @@ final class CheckpointCoordinator: @unchecked Sendable {
                                   timestampMillis: entry.barrier.timestampMillis,
                                   isIncremental: config.incremental && entry.barrier.type == .checkpoint,
                                   operators: operators)
+    }
+
+    /// One input channel's in-flight records, after a header naming the channel by what
+    /// outlives a change of parallelism: the upstream operator, the side output it came
+    /// from, the input it feeds, and the upstream subtask.
+    private func writeInFlight(_ batches: [AnyObject], chain: Int, subtask: Int, channel: Int,
+                               into writer: inout BinaryWriter) throws {
+        let source = plan.channels[chain][subtask][channel]
+        let edge = plan.graph.edges[source.edge]
+        InFlightChannel(upstreamOperatorId: Self.operatorId(plan.graph.nodes[edge.source.node]),
+                        sideOutput: edge.source.sideOutput?.name ?? "", inputIndex: edge.inputIndex,
+                        upstreamSubtask: source.upstreamSubtask).encode(to: &writer)
+        try edge.typeOps.inFlight.encode(batches, &writer)
     }
 
     /// The identity of an operator's state across job versions: its uid, or (without one) its

@@ -78,7 +78,34 @@ struct RestorePlanner {
     }
 }
 
+/// The in-flight records of one input channel, as an unaligned checkpoint stored them.
+struct RestoredInFlightRecords {
+    let channel: InFlightChannel
+    /// The subtask of the consuming operator that stored them, and that operator's
+    /// parallelism then.
+    let formerSubtask: Int
+    let formerParallelism: Int
+    /// The blob, positioned after the channel header, at the records.
+    var records: BinaryReader
+}
+
 extension RestorePlanner {
+    /// Every input channel's in-flight records stored for `node` (the head of a chain), from
+    /// all its former subtasks.
+    func inFlightRecords(node: StreamNode) throws -> [RestoredInFlightRecords] {
+        guard let op = metadata.operatorState(withId: CheckpointCoordinator.operatorId(node)) else { return [] }
+        var restored: [RestoredInFlightRecords] = []
+        for former in op.subtasks {
+            for channelState in former.channelState {
+                var reader = BinaryReader(try read(channelState.handle))
+                let channel = try InFlightChannel(from: &reader)
+                restored.append(RestoredInFlightRecords(channel: channel, formerSubtask: former.subtaskIndex,
+                                                        formerParallelism: op.parallelism, records: reader))
+            }
+        }
+        return restored
+    }
+
     private func read(_ handle: StateHandle) throws -> [UInt8] {
         try CheckpointStorage.read(handle, baseDirectory: baseDirectory)
     }

@@ -9,11 +9,13 @@ final class TaskCheckpointing: @unchecked Sendable {
 
     let mode: BarrierAligner.Mode
     let incremental: Bool
-    let acknowledge: (Int64, [Int: OperatorSnapshot]) -> Void
+    /// Checkpoint id, operator snapshots by node id, and (unaligned checkpoints) the in-flight
+    /// record batches by input channel.
+    let acknowledge: (Int64, [Int: OperatorSnapshot], [Int: [AnyObject]]) -> Void
     let declined: (Int64, Decline) -> Void
 
     init(mode: BarrierAligner.Mode, incremental: Bool,
-         acknowledge: @escaping (Int64, [Int: OperatorSnapshot]) -> Void,
+         acknowledge: @escaping (Int64, [Int: OperatorSnapshot], [Int: [AnyObject]]) -> Void,
          declined: @escaping (Int64, Decline) -> Void) {
         self.mode = mode
         self.incremental = incremental

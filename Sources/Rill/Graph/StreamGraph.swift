@@ -21,14 +21,42 @@ struct StreamTypeOps: @unchecked Sendable {
     @usableFromInline let channelInput: (_ consumer: AnyObject) -> (AnyObject) throws -> Void
     /// Wraps a `BatchConsumer<T>` to count records and name the operator in errors.
     @usableFromInline let instrument: (_ consumer: AnyObject, _ metrics: OperatorMetrics, _ operatorName: String) -> AnyObject
+    /// Unaligned checkpoints: whether records of this type can be stored as channel state,
+    /// and how (see ``InFlightRecordCoding``).
+    @usableFromInline let inFlight: InFlightOps
+
+    @usableFromInline
+    struct InFlightOps: @unchecked Sendable {
+        // Holds only closures without captured state.
+        @usableFromInline let isSupported: () -> Bool
+        /// Appends `RecordBatch<T>`s' records to a blob.
+        @usableFromInline let encode: (_ batches: [AnyObject], _ writer: inout BinaryWriter) throws -> Void
+        /// Reads a blob back as one `RecordBatch<T>`.
+        @usableFromInline let decode: (_ reader: inout BinaryReader) throws -> AnyObject
+        /// Hands a `RecordBatch<T>` to a `BatchConsumer<T>`.
+        @usableFromInline let replay: (_ batch: AnyObject, _ consumer: AnyObject) throws -> Void
+
+        @inlinable
+        init(isSupported: @escaping () -> Bool,
+             encode: @escaping (_ batches: [AnyObject], _ writer: inout BinaryWriter) throws -> Void,
+             decode: @escaping (_ reader: inout BinaryReader) throws -> AnyObject,
+             replay: @escaping (_ batch: AnyObject, _ consumer: AnyObject) throws -> Void) {
+            self.isSupported = isSupported
+            self.encode = encode
+            self.decode = decode
+            self.replay = replay
+        }
+    }
 
     @inlinable
     init(makeOutput: @escaping (_ batchSize: Int) -> AnyObject,
          connect: @escaping (_ output: AnyObject, _ consumer: AnyObject, _ watermarks: WatermarkTarget) -> Void,
          attachSideOutput: @escaping (_ parent: AnyObject, _ tag: OutputTagID, _ side: AnyObject) -> Void,
          channelInput: @escaping (_ consumer: AnyObject) -> (AnyObject) throws -> Void,
-         instrument: @escaping (_ consumer: AnyObject, _ metrics: OperatorMetrics, _ operatorName: String) -> AnyObject) {
+         instrument: @escaping (_ consumer: AnyObject, _ metrics: OperatorMetrics, _ operatorName: String) -> AnyObject,
+         inFlight: InFlightOps) {
         self.makeOutput = makeOutput
+        self.inFlight = inFlight
         self.connect = connect
         self.attachSideOutput = attachSideOutput
         self.channelInput = channelInput
@@ -60,7 +88,14 @@ struct StreamTypeOps: @unchecked Sendable {
                     metrics.countIn(batch.count)
                     try attributing(operatorName) { try consume(batch) }
                 }
-            })
+            },
+            inFlight: InFlightOps(
+                isSupported: { InFlightRecordCoding.isSupported(T.self) },
+                encode: { batches, writer in try InFlightRecordCoding.encode(batches, T.self, into: &writer) },
+                decode: { reader in try InFlightRecordCoding.decode(T.self, from: &reader) },
+                replay: { batch, consumer in
+                    try unsafeDowncast(consumer, to: BatchConsumer<T>.self).consume(unsafeDowncast(batch, to: RecordBatch<T>.self).records)
+                }))
     }
 }
 

@@ -12,6 +12,10 @@ protocol NetworkOutput: AnyObject {
     func flush() throws
     /// Flushes, then sends `element` to every channel.
     func broadcastControl(_ element: ChannelElement) throws
+    /// Flushes without waiting for capacity, then puts an unaligned barrier in front of every
+    /// channel's queue: the barrier overtakes the output, which the receivers store as
+    /// channel state.
+    func broadcastPriorityBarrier(_ barrier: CheckpointBarrier) throws
 }
 
 /// How records are distributed over the channels of an edge.
@@ -75,11 +79,12 @@ final class ChannelWriter<T>: NetworkOutput {
     }
 
     @usableFromInline
-    func push(_ channel: Int) throws {
+    func push(_ channel: Int, ignoringCapacity: Bool = false) throws {
         let batch = pending[channel]
         pending[channel] = []
         let target = targets[channel]
-        try target.gate.push(.records(RecordBatch(batch), count: batch.count), channel: target.channel)
+        try target.gate.push(.records(RecordBatch(batch), count: batch.count), channel: target.channel,
+                             ignoringCapacity: ignoringCapacity)
     }
 
     /// All records to one channel; a full batch travels without copying.
@@ -123,6 +128,11 @@ final class ChannelWriter<T>: NetworkOutput {
     @usableFromInline func broadcastControl(_ element: ChannelElement) throws {
         try flush()
         for target in targets { try target.gate.push(element, channel: target.channel) }
+    }
+
+    @usableFromInline func broadcastPriorityBarrier(_ barrier: CheckpointBarrier) throws {
+        for channel in 0..<targets.count where !pending[channel].isEmpty { try push(channel, ignoringCapacity: true) }
+        for target in targets { try target.gate.pushPriority(barrier, channel: target.channel) }
     }
 }
 

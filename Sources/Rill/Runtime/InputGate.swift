@@ -6,6 +6,10 @@ enum ChannelElement {
     case watermark(Int64)
     case watermarkStatus(idle: Bool)
     case barrier(CheckpointBarrier)
+    /// An unaligned barrier that jumped the queue, with the record batches it overtook (they
+    /// are still queued behind it: the task persists them as channel state, then processes
+    /// them as usual).
+    case priorityBarrier(CheckpointBarrier, overtaken: [AnyObject])
     case endOfPartition
 }
 
@@ -24,7 +28,20 @@ enum ChannelElement {
         var highWaterMark = 0
         var blocked = false
         var ended = false
+        /// Priority barriers at the front of the queue, not yet taken.
+        var priorityElements = 0
         var isEmpty: Bool { head == elements.count }
+        /// Whether `poll()` may take from this channel: alignment blocks records and aligned
+        /// barriers, never a barrier that overtook them.
+        var isPollable: Bool { !isEmpty && (!blocked || priorityElements > 0) }
+
+        /// The record batches queued in `range` (of `elements`).
+        func recordBatches(_ range: Range<Int>) -> [AnyObject] {
+            elements[range].compactMap { element in
+                if case .records(let batch, _) = element { return batch }
+                return nil
+            }
+        }
     }
 
     @usableFromInline let lock = ConditionLock()
@@ -35,6 +52,9 @@ enum ChannelElement {
     private var wakeRequested = false
     private var nextChannel = 0
     private var cancelHooks: [@Sendable () -> Void] = []
+    /// While restoring in-flight records before the task runs, pushes never wait: nothing
+    /// consumes yet, and the records fit in memory (they were checkpointed from it).
+    private var unbounded = false
 
     @usableFromInline init(channelCount: Int, capacity: Int) {
         precondition(capacity > 0)
@@ -46,13 +66,15 @@ enum ChannelElement {
 
     // MARK: producer side (any thread)
 
-    /// Appends an element; blocks while the channel already holds `capacity` batches.
+    /// Appends an element; blocks while the channel already holds `capacity` batches (unless
+    /// `ignoringCapacity`: the few partial batches flushed ahead of an unaligned barrier, which
+    /// must not wait for the backpressure it is meant to overtake).
     /// Throws ``TaskCancelled`` if the job is cancelled while waiting.
-    @usableFromInline func push(_ element: ChannelElement, channel index: Int) throws {
+    @usableFromInline func push(_ element: ChannelElement, channel index: Int, ignoringCapacity: Bool = false) throws {
         lock.lock()
         defer { lock.unlock() }
         if case .records = element {
-            while channels[index].queuedBatches >= capacity && !cancelled {
+            while !ignoringCapacity && !unbounded && channels[index].queuedBatches >= capacity && !cancelled {
                 lock.waitProducer(timeoutNanos: nil)
             }
             channels[index].queuedBatches += 1
@@ -61,6 +83,42 @@ enum ChannelElement {
         if cancelled { throw TaskCancelled() }
         channels[index].elements.append(element)
         lock.signalConsumer()
+    }
+
+    /// Puts an unaligned barrier in front of everything queued in the channel (behind earlier
+    /// priority barriers only), never blocking: this is how a checkpoint overtakes
+    /// backpressure.
+    func pushPriority(_ barrier: CheckpointBarrier, channel index: Int) throws {
+        try lock.withLock {
+            if cancelled { throw TaskCancelled() }
+            let position = channels[index].head + channels[index].priorityElements
+            let overtaken = channels[index].recordBatches(position..<channels[index].elements.count)
+            channels[index].elements.insert(.priorityBarrier(barrier, overtaken: overtaken), at: position)
+            channels[index].priorityElements += 1
+            lock.signalConsumer()
+        }
+    }
+
+    /// Takes the aligned barrier of `checkpointId` out of the channel's queue, if it is there,
+    /// and returns it with the record batches queued in front of it (they stay queued). Used
+    /// when alignment times out and the checkpoint continues unaligned.
+    func extractBarrier(_ checkpointId: Int64, channel index: Int) -> (CheckpointBarrier, overtaken: [AnyObject])? {
+        lock.withLock {
+            let channel = channels[index]
+            for position in channel.head..<channel.elements.count {
+                guard case .barrier(let barrier) = channel.elements[position], barrier.checkpointId == checkpointId else { continue }
+                channels[index].elements.remove(at: position)
+                return (barrier, channel.recordBatches(channel.head..<position))
+            }
+            return nil
+        }
+    }
+
+    /// Pushes made in `body` never wait for capacity (restoring in-flight records).
+    func withoutCapacityLimit<R>(_ body: () throws -> R) rethrows -> R {
+        lock.withLock { unbounded = true }
+        defer { lock.withLock { unbounded = false } }
+        return try body()
     }
 
     /// Queues control work to run on the task thread between records.
@@ -122,7 +180,7 @@ enum ChannelElement {
             guard count > 0 else { return nil }
             for offset in 0..<count {
                 let index = (nextChannel + offset) % count
-                if channels[index].blocked || channels[index].isEmpty { continue }
+                if !channels[index].isPollable { continue }
                 let element = channels[index].elements[channels[index].head]
                 channels[index].head += 1
                 if channels[index].head == channels[index].elements.count {
@@ -136,6 +194,8 @@ enum ChannelElement {
                 case .records:
                     channels[index].queuedBatches -= 1
                     lock.signalProducers()
+                case .priorityBarrier:
+                    channels[index].priorityElements -= 1
                 case .endOfPartition:
                     channels[index].ended = true
                 default: break
@@ -163,7 +223,7 @@ enum ChannelElement {
     }
 
     private func hasPollableElement() -> Bool {
-        channels.contains { !$0.blocked && !$0.isEmpty }
+        channels.contains { $0.isPollable }
     }
 
     /// Stops (or resumes) taking elements from a channel; used by barrier alignment.

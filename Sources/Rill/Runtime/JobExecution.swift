@@ -329,7 +329,9 @@ final class JobExecution: @unchecked Sendable {
             taskCheckpointing = TaskCheckpointing(
                 mode: checkpoints.config.mode == .exactlyOnce ? .exactlyOnce : .atLeastOnce,
                 incremental: checkpoints.config.incremental,
-                acknowledge: { id, snapshots in checkpoints.acknowledge(id, task: key, snapshots: snapshots) },
+                acknowledge: { id, snapshots, inFlight in
+                    checkpoints.acknowledge(id, task: key, snapshots: snapshots, inFlight: inFlight)
+                },
                 declined: { id, reason in checkpoints.decline(id, reason: reason) })
         }
         return StreamTask(name: chain.name, subtaskIndex: subtask, gate: gate, timeService: timeService, members: members,
@@ -338,6 +340,59 @@ final class JobExecution: @unchecked Sendable {
     }
 
     // MARK: checkpoints
+
+    /// Unaligned checkpoints: puts the in-flight records the restored checkpoint holds into the
+    /// input channels, ahead of anything the upstream tasks will send. At unchanged parallelism
+    /// each channel gets back exactly its records; otherwise they are partitioned again as the
+    /// edge partitions (by key group for keyed edges), from the upstream subtask that sent them.
+    func restoreInFlightRecords() throws {
+        guard let restore else { return }
+        for chain in plan.chains {
+            let head = plan.graph.nodes[chain.nodes[0]]
+            for var restored in try restore.inFlightRecords(node: head) {
+                let channel = restored.channel
+                guard let edgeIndex = plan.graph.edges.indices.first(where: { index in
+                    let edge = plan.graph.edges[index]
+                    return edge.target == head.id && edge.inputIndex == channel.inputIndex
+                        && (edge.source.sideOutput?.name ?? "") == channel.sideOutput
+                        && CheckpointCoordinator.operatorId(plan.graph.nodes[edge.source.node]) == channel.upstreamOperatorId
+                }), !plan.isChained[edgeIndex] else {
+                    if restore.allowNonRestoredState { continue }
+                    throw RillError(.stateError, "the checkpoint holds in-flight records from operator id '\(channel.upstreamOperatorId)' into input \(channel.inputIndex + 1) of '\(head.name)', and this job has no such connection between tasks; restore with the original job graph, or with allowNonRestoredState to drop those records")
+                }
+                let edge = plan.graph.edges[edgeIndex]
+                let batch = try attributing(head.name) { try edge.typeOps.inFlight.decode(&restored.records) }
+                let upstream = channel.upstreamSubtask % plan.parallelism[edge.source.node]
+                let formerChannel = channelIndex[chain.index].indices.contains(restored.formerSubtask)
+                    ? channelIndex[chain.index][restored.formerSubtask][edgeIndex << 32 | upstream] : nil
+                let layoutUnchanged = restored.formerParallelism == chain.parallelism
+                    && channel.upstreamSubtask < plan.parallelism[edge.source.node]
+                let targets: [ChannelTarget]
+                let partitioner: PartitionerKind
+                if layoutUnchanged, let formerChannel {
+                    targets = [ChannelTarget(gate: gates[chain.index][restored.formerSubtask], channel: formerChannel)]
+                    partitioner = .forward
+                } else {
+                    targets = plan.targets(edge: edgeIndex, upstream: upstream).map { downstream in
+                        ChannelTarget(gate: gates[chain.index][downstream],
+                                      channel: channelIndex[chain.index][downstream][edgeIndex << 32 | upstream]!)
+                    }
+                    partitioner = plan.partitioner[edgeIndex]
+                }
+                let (consumer, output) = edge.writers.make(partitioner, targets, configuration.batchSize, upstream,
+                                                           plan.maxParallelism[edge.target])
+                try withoutCapacityLimit(targets.map(\.gate)) {
+                    try edge.typeOps.inFlight.replay(batch, consumer)
+                    try output.flush()
+                }
+            }
+        }
+    }
+
+    private func withoutCapacityLimit(_ gates: [InputGate], _ body: () throws -> Void) throws {
+        guard let gate = gates.first else { return try body() }
+        try gate.withoutCapacityLimit { try withoutCapacityLimit(Array(gates.dropFirst()), body) }
+    }
 
     /// Sends barrier `barrier` into every source subtask, snapshotting each source's split
     /// enumerator atomically with the injection. Returns the enumerator states by node id.
@@ -379,6 +434,14 @@ final class JobExecution: @unchecked Sendable {
             task.gate.enqueueMail {
                 if completed { try task.notifyCheckpointComplete(checkpointId) } else { try task.notifyCheckpointAborted(checkpointId) }
             }
+        }
+    }
+
+    /// Tells every running task that checkpoint `checkpointId` is past its alignment timeout.
+    func alignmentTimedOut(_ checkpointId: Int64) {
+        let running = lock.withLock { tasks.flatMap { $0 }.compactMap { $0 } }
+        for task in running where !task.channelInputs.isEmpty {
+            task.gate.enqueueMail { try task.alignmentTimedOut(checkpointId) }
         }
     }
 

@@ -27,6 +27,12 @@ final class JobMaster: @unchecked Sendable {
         self.plan = plan
         self.configuration = configuration
         try configuration.checkpoints.validate()
+        if configuration.checkpoints.unalignedCheckpoints {
+            for (index, edge) in plan.graph.edges.enumerated() where !plan.isChained[index] && !edge.typeOps.inFlight.isSupported() {
+                let from = plan.graph.nodes[edge.source.node].name, to = plan.graph.nodes[edge.target].name
+                throw RillError(.invalidConfiguration, "unaligned checkpoints store the records in flight between tasks, but the records from '\(from)' to '\(to)' conform to neither BinaryCodable nor Codable; add a conformance to their type, chain the two operators, or turn unalignedCheckpoints off")
+            }
+        }
         let needsStorage = configuration.checkpoints.directory != nil
         storage = needsStorage ? try CheckpointStorage(directory: configuration.checkpoints.directory!) : nil
 
@@ -70,6 +76,7 @@ final class JobMaster: @unchecked Sendable {
         }
         let execution = JobExecution(jobName: jobName, plan: plan, configuration: configuration,
                                      checkpoints: checkpoints, restore: planner)
+        try execution.restoreInFlightRecords()
         if let checkpoints {
             checkpoints.injectBarriers = { [weak execution] in
                 guard let execution else { throw RillError(.jobFailed, "the job attempt ended") }
@@ -78,6 +85,7 @@ final class JobMaster: @unchecked Sendable {
             checkpoints.notifyComplete = { [weak execution] in execution?.notifyCheckpoint($0, completed: true) }
             checkpoints.notifyAborted = { [weak execution] in execution?.notifyCheckpoint($0, completed: false) }
             checkpoints.failJob = { [weak execution] in execution?.fail($0) }
+            checkpoints.alignmentTimedOut = { [weak execution] in execution?.alignmentTimedOut($0) }
         }
         return execution
     }

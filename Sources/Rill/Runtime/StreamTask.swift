@@ -5,6 +5,38 @@ struct OperatorFailure: Error {
     let error: any Error
 }
 
+/// A barrier as it reached a task: its channel and the record batches it overtook there.
+struct BarrierArrival {
+    let channel: Int
+    let overtaken: [AnyObject]
+}
+
+/// The in-flight records of one unaligned checkpoint at one task: per input channel, what the
+/// barrier overtook, plus what the task took from the channel after its snapshot and before
+/// the channel's own barrier. Batches are immutable once pushed, so keeping references
+/// captures them; they are serialized off the task thread.
+final class InFlightRecorder {
+    let checkpointId: Int64
+    let snapshots: [Int: OperatorSnapshot]
+    private var recording: [Bool]
+    private(set) var batches: [Int: [AnyObject]] = [:]
+
+    init(checkpointId: Int64, snapshots: [Int: OperatorSnapshot], awaiting: Set<Int>, channelCount: Int) {
+        self.checkpointId = checkpointId
+        self.snapshots = snapshots
+        recording = (0..<channelCount).map { awaiting.contains($0) }
+    }
+
+    func isRecording(_ channel: Int) -> Bool { recording[channel] }
+
+    func stopRecording(_ channel: Int) { recording[channel] = false }
+
+    func add(_ overtaken: [AnyObject], channel: Int) {
+        guard !overtaken.isEmpty else { return }
+        batches[channel, default: []].append(contentsOf: overtaken)
+    }
+}
+
 /// One subtask of one chain: a thread running a mailbox loop.
 ///
 /// Each turn of the loop is a ``step()``: run pending mails, fire due processing-time
@@ -39,6 +71,8 @@ final class StreamTask {
     let nodeIds: [Int]
     let checkpointing: TaskCheckpointing?
     private var aligner: BarrierAligner?
+    /// The unaligned checkpoint whose in-flight records are being captured, if any.
+    private var inFlight: InFlightRecorder?
     private var blockedChannels: [Int] = []
     private var endedChannels = 0
     private var finished = false
@@ -136,6 +170,7 @@ final class StreamTask {
     private func process(_ element: ChannelElement, channel: Int) throws {
         switch element {
         case .records(let batch, _):
+            if let inFlight, inFlight.isRecording(channel) { inFlight.add([batch], channel: channel) }
             try channelInputs[channel](batch)
         case .watermark(let watermark):
             if let combined = valve.inputWatermark(watermark, channel: channel) {
@@ -144,7 +179,9 @@ final class StreamTask {
         case .watermarkStatus(let idle):
             try handleValveUpdate(valve.inputWatermarkStatus(idle ? .idle : .active, channel: channel))
         case .barrier(let barrier):
-            try handle(aligner?.barrierArrived(barrier, channel: channel) ?? .none)
+            try barrierArrived(barrier, channel: channel, overtaken: [])
+        case .priorityBarrier(let barrier, let overtaken):
+            try barrierArrived(barrier, channel: channel, overtaken: overtaken)
         case .endOfPartition:
             endedChannels += 1
             if let action = aligner?.channelEnded(channel) { try handle(action) }
@@ -153,7 +190,7 @@ final class StreamTask {
 
     // MARK: checkpoints
 
-    private func handle(_ action: BarrierAligner.Action) throws {
+    private func handle(_ action: BarrierAligner.Action, arrival: BarrierArrival? = nil) throws {
         switch action {
         case .none:
             break
@@ -163,16 +200,77 @@ final class StreamTask {
         case .snapshot(let barrier):
             unblockAll()
             try performCheckpoint(barrier)
+        case .snapshotUnaligned(let barrier, let awaiting):
+            unblockAll()
+            let snapshots = try snapshotOperators(barrier)
+            for output in networkOutputs { try output.broadcastPriorityBarrier(barrier) }
+            guard let snapshots else { return }
+            let recorder = InFlightRecorder(checkpointId: barrier.checkpointId, snapshots: snapshots,
+                                            awaiting: awaiting, channelCount: channelInputs.count)
+            if let arrival { recorder.add(arrival.overtaken, channel: arrival.channel) }
+            inFlight = recorder
+            if awaiting.isEmpty {
+                finishUnaligned()
+            } else {
+                try takeQueuedBarriers(barrier, channels: awaiting)
+            }
+        case .unalignedProgress(let checkpointId, let channel, let complete):
+            guard let recorder = inFlight, recorder.checkpointId == checkpointId else { return }
+            recorder.stopRecording(channel)
+            if let arrival, arrival.channel == channel { recorder.add(arrival.overtaken, channel: channel) }
+            if complete { finishUnaligned() }
         case .abort(let checkpointId, let then):
             unblockAll()
+            if inFlight?.checkpointId == checkpointId { inFlight = nil }
             checkpointing?.declined(checkpointId, TaskCheckpointing.Decline.supersededByNewerCheckpoint)
-            try handle(then)
+            try handle(then, arrival: arrival)
         }
     }
 
     private func unblockAll() {
         for channel in blockedChannels { gate.setBlocked(false, channel: channel) }
         blockedChannels.removeAll()
+    }
+
+    /// An unaligned checkpoint started while aligned barriers of it were still queued in
+    /// `channels` (its alignment timed out): they are taken out of the queues now, and the
+    /// records in front of them become channel state, instead of waiting for the data ahead.
+    private func takeQueuedBarriers(_ barrier: CheckpointBarrier, channels: Set<Int>) throws {
+        for channel in channels.sorted() {
+            guard let (_, overtaken) = gate.extractBarrier(barrier.checkpointId, channel: channel) else { continue }
+            try barrierArrived(barrier, channel: channel, overtaken: overtaken)
+        }
+    }
+
+    private func barrierArrived(_ barrier: CheckpointBarrier, channel: Int, overtaken: [AnyObject]) throws {
+        guard let action = aligner?.barrierArrived(barrier, channel: channel, nowMillis: SystemClock.shared.currentTimeMillis()) else { return }
+        try handle(action, arrival: BarrierArrival(channel: channel, overtaken: overtaken))
+    }
+
+    /// Every input channel delivered the barrier of the unaligned checkpoint in progress (or
+    /// ended): its state and the in-flight records are complete.
+    private func finishUnaligned() {
+        guard let recorder = inFlight else { return }
+        inFlight = nil
+        checkpointing?.acknowledge(recorder.checkpointId, recorder.snapshots, recorder.batches)
+    }
+
+    /// The alignment timeout of checkpoint `checkpointId` passed (a mail from the
+    /// coordinator): an alignment in progress continues unaligned, and a barrier of it still
+    /// queued behind data overtakes that data.
+    func alignmentTimedOut(_ checkpointId: Int64) throws {
+        guard !finished, let aligner else { return }
+        if aligner.pendingCheckpoint == checkpointId {
+            if let action = self.aligner?.alignmentTimedOut(checkpointId) { try handle(action) }
+            return
+        }
+        guard aligner.isUnseen(checkpointId) else { return }
+        for channel in 0..<channelInputs.count {
+            guard let (barrier, overtaken) = gate.extractBarrier(checkpointId, channel: channel) else { continue }
+            // The first barrier found starts the unaligned checkpoint, which takes the others.
+            try barrierArrived(barrier.asUnaligned(), channel: channel, overtaken: overtaken)
+            return
+        }
     }
 
     /// Source tasks: the coordinator asks for a checkpoint (a mail, between records).
@@ -184,10 +282,25 @@ final class StreamTask {
         try performCheckpoint(barrier)
     }
 
-    /// Snapshots every operator of the chain, then forwards the barrier downstream. State is
-    /// captured here, on the task thread; the coordinator writes it to storage elsewhere.
+    /// Snapshots every operator of the chain, forwards the barrier downstream, and reports the
+    /// snapshots. State is captured here, on the task thread; the coordinator writes it to
+    /// storage elsewhere.
     private func performCheckpoint(_ barrier: CheckpointBarrier) throws {
         guard let checkpointing else { return }
+        let snapshots = try snapshotOperators(barrier)
+        if barrier.unaligned || barrier.alignmentTimedOut(nowMillis: SystemClock.shared.currentTimeMillis()) {
+            // Late already: downstream tasks should not wait for the data in front of it.
+            for output in networkOutputs { try output.broadcastPriorityBarrier(barrier.asUnaligned()) }
+        } else {
+            for output in networkOutputs { try output.broadcastControl(.barrier(barrier)) }
+        }
+        if let snapshots { checkpointing.acknowledge(barrier.checkpointId, snapshots, [:]) }
+    }
+
+    /// The chain's operator snapshots, or `nil` when one failed: a snapshot failure declines
+    /// the checkpoint (the coordinator counts it), it does not fail the job.
+    private func snapshotOperators(_ barrier: CheckpointBarrier) throws -> [Int: OperatorSnapshot]? {
+        guard let checkpointing else { return nil }
         var snapshots: [Int: OperatorSnapshot] = [:]
         for (index, member) in members.enumerated() {
             guard let stateful = member.control.instance as? any CheckpointedOperator else { continue }
@@ -197,16 +310,15 @@ final class StreamTask {
                     try stateful.snapshotState(checkpointId: barrier.checkpointId, into: snapshot,
                                                incremental: checkpointing.incremental && barrier.type == .checkpoint)
                 }
+            } catch let error as TaskCancelled {
+                throw error
             } catch {
-                // A snapshot failure fails the checkpoint, not the job (the coordinator counts it).
                 checkpointing.declined(barrier.checkpointId, .snapshotFailed(error))
-                for output in networkOutputs { try output.broadcastControl(.barrier(barrier)) }
-                return
+                return nil
             }
             snapshots[nodeIds[index]] = snapshot
         }
-        for output in networkOutputs { try output.broadcastControl(.barrier(barrier)) }
-        checkpointing.acknowledge(barrier.checkpointId, snapshots)
+        return snapshots
     }
 
     /// A checkpoint is durable: operators may commit what it covers.
