@@ -161,14 +161,12 @@ func runEngine(_ options: Options) throws -> (results: Int64, checksum: Int64) {
     configuration.parallelism = options.parallelism
     var checkpointDirectory: String?
     if options.checkpointInterval > 0 {
-        if options.unaligned {
-            fail("unaligned checkpoints are not implemented yet; run W4C (aligned) instead")
-        }
         let directory = NSTemporaryDirectory() + "rill-bench-\(UUID().uuidString)"
         checkpointDirectory = directory
         configuration.checkpoints.directory = directory
         configuration.checkpoints.interval = .milliseconds(options.checkpointInterval)
         configuration.checkpoints.incremental = options.incremental
+        configuration.checkpoints.unalignedCheckpoints = options.unaligned
         configuration.checkpoints.tolerableFailedCheckpoints = Int.max
     }
     defer { if let checkpointDirectory { try? FileManager.default.removeItem(atPath: checkpointDirectory) } }

@@ -305,6 +305,11 @@ final class UnalignedCheckpointTests: XCTestCase {
         _ = try await releaseOneByOne(gate, subtasks: 2, limit: 8 * batchSize) {
             sink.probe.preCommits.withLock { $0.count } == 2
         }
+        guard sink.probe.preCommits.withLock({ $0.count }) == 2 else {
+            gate.open()
+            _ = try? await checkpoint.value
+            return XCTFail("the checkpoint did not overtake the backpressure within \(8 * batchSize) records")
+        }
         let path = try await checkpoint.value
         let metadata = try CheckpointStorage.load(path: path)
         let inFlight = metadata.operators.flatMap { $0.subtasks.flatMap(\.channelState) }

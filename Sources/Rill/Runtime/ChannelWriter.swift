@@ -8,6 +8,9 @@ struct ChannelTarget {
 /// The type-erased side of a writer that the task drives: flushing and control elements.
 @usableFromInline
 protocol NetworkOutput: AnyObject {
+    /// Whether every channel can take a batch without waiting: a task takes input only then,
+    /// so that while it is backpressured it still runs mails (checkpoints) and timers.
+    var isAvailable: Bool { get }
     /// Pushes every partially filled batch downstream.
     func flush() throws
     /// Flushes, then sends `element` to every channel.
@@ -119,6 +122,10 @@ final class ChannelWriter<T>: NetworkOutput {
     func writeShuffled(_ batch: [StreamRecord<T>]) throws {
         let count = targets.count
         for record in batch { try append(record, channel: Int.random(in: 0..<count, using: &random)) }
+    }
+
+    @usableFromInline var isAvailable: Bool {
+        targets.allSatisfy { $0.gate.hasCapacity(channel: $0.channel) }
     }
 
     @usableFromInline func flush() throws {

@@ -30,6 +30,9 @@ enum ChannelElement {
         var ended = false
         /// Priority barriers at the front of the queue, not yet taken.
         var priorityElements = 0
+        /// The gate of the task that pushes into this channel: woken when the channel stops
+        /// being full, so a producer that waits for output capacity resumes.
+        var producer: InputGate?
         var isEmpty: Bool { head == elements.count }
         /// Whether `poll()` may take from this channel: alignment blocks records and aligned
         /// barriers, never a barrier that overtook them.
@@ -71,6 +74,12 @@ enum ChannelElement {
     /// must not wait for the backpressure it is meant to overtake).
     /// Throws ``TaskCancelled`` if the job is cancelled while waiting.
     @usableFromInline func push(_ element: ChannelElement, channel index: Int, ignoringCapacity: Bool = false) throws {
+        if case .barrier(let barrier) = element, barrier.alignedTimeoutMillis != nil,
+           barrier.alignmentTimedOut(nowMillis: SystemClock.shared.currentTimeMillis()) {
+            // Its alignment timed out on the way (the sender was backpressured): it arrives
+            // unaligned, so it does not wait behind the data it was meant to follow.
+            return try pushPriority(barrier.asUnaligned(), channel: index)
+        }
         lock.lock()
         defer { lock.unlock() }
         if case .records = element {
@@ -173,14 +182,18 @@ enum ChannelElement {
         }
     }
 
-    /// The next element from a channel that is not blocked, round-robin across channels.
-    @usableFromInline func poll() -> (channel: Int, element: ChannelElement)? {
-        lock.withLock {
+    /// The next element from a channel that is not blocked, round-robin across channels; with
+    /// `priorityOnly`, only a barrier that overtook the queues (what a backpressured task still
+    /// takes).
+    @usableFromInline func poll(priorityOnly: Bool = false) -> (channel: Int, element: ChannelElement)? {
+        var producerToWake: InputGate?
+        defer { producerToWake?.wakeUp() }
+        return lock.withLock {
             let count = channels.count
             guard count > 0 else { return nil }
             for offset in 0..<count {
                 let index = (nextChannel + offset) % count
-                if !channels[index].isPollable { continue }
+                if !channels[index].isPollable || (priorityOnly && channels[index].priorityElements == 0) { continue }
                 let element = channels[index].elements[channels[index].head]
                 channels[index].head += 1
                 if channels[index].head == channels[index].elements.count {
@@ -194,6 +207,7 @@ enum ChannelElement {
                 case .records:
                     channels[index].queuedBatches -= 1
                     lock.signalProducers()
+                    if channels[index].queuedBatches == capacity - 1 { producerToWake = channels[index].producer }
                 case .priorityBarrier:
                     channels[index].priorityElements -= 1
                 case .endOfPartition:
@@ -207,11 +221,14 @@ enum ChannelElement {
         }
     }
 
-    /// Blocks until a channel has data, a mail arrives, someone calls ``wakeUp()``, the job is
-    /// cancelled, or `timeoutNanos` passes.
-    @usableFromInline func waitForWork(timeoutNanos: Int64?) {
+    /// Blocks until a channel has data (if `forInput`), a mail arrives, someone calls
+    /// ``wakeUp()``, the job is cancelled, or `timeoutNanos` passes. A task whose output is
+    /// full waits without `forInput`: it cannot take input, only mails and the wake-up of a
+    /// consumer that made room.
+    @usableFromInline func waitForWork(timeoutNanos: Int64?, forInput: Bool = true) {
         lock.withLock {
-            while !cancelled && mails.isEmpty && !wakeRequested && !hasPollableElement() {
+            while !cancelled && mails.isEmpty && !wakeRequested
+                    && !(forInput ? hasPollableElement() : channels.contains { $0.priorityElements > 0 }) {
                 if let timeoutNanos {
                     lock.waitConsumer(timeoutNanos: timeoutNanos)
                     break
@@ -224,6 +241,16 @@ enum ChannelElement {
 
     private func hasPollableElement() -> Bool {
         channels.contains { $0.isPollable }
+    }
+
+    /// Whether a push of a record batch into the channel would not wait.
+    func hasCapacity(channel index: Int) -> Bool {
+        lock.withLock { unbounded || channels[index].queuedBatches < capacity }
+    }
+
+    /// Names the gate of the task that pushes into the channel (see `Channel.producer`).
+    func setProducer(_ producer: InputGate, channel index: Int) {
+        lock.withLock { channels[index].producer = producer }
     }
 
     /// Stops (or resumes) taking elements from a channel; used by barrier alignment.

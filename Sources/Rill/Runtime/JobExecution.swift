@@ -302,8 +302,10 @@ final class JobExecution: @unchecked Sendable {
             } else {
                 let targetChain = plan.chainOfNode[edge.target]
                 let targets = plan.targets(edge: edgeIndex, upstream: subtask).map { downstream in
-                    ChannelTarget(gate: gates[targetChain][downstream],
-                                  channel: channelIndex[targetChain][downstream][edgeIndex << 32 | subtask]!)
+                    let target = ChannelTarget(gate: gates[targetChain][downstream],
+                                               channel: channelIndex[targetChain][downstream][edgeIndex << 32 | subtask]!)
+                    target.gate.setProducer(gate, channel: target.channel)
+                    return target
                 }
                 let (consumer, writer) = edge.writers.make(plan.partitioner[edgeIndex], targets, configuration.batchSize,
                                                            subtask, plan.maxParallelism[edge.target])

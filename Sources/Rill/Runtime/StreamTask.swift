@@ -48,6 +48,8 @@ final class StreamTask {
     enum StepResult {
         case didWork
         case idle
+        /// Input is waiting but the output is full (backpressure).
+        case outputFull
         case finished
     }
 
@@ -127,6 +129,14 @@ final class StreamTask {
             didWork = true
         }
         if try timeService.fireDue() { didWork = true }
+        if !networkOutputs.allSatisfy(\.isAvailable) {
+            // Backpressured: no input, but a barrier that overtook the input still goes through.
+            if let (channel, element) = gate.poll(priorityOnly: true) {
+                try process(element, channel: channel)
+                return .didWork
+            }
+            return didWork ? .didWork : .outputFull
+        }
         if let sourcePoll {
             switch try attributed(members[0].name, sourcePoll) {
             case .moreAvailable: didWork = true
@@ -158,6 +168,8 @@ final class StreamTask {
             case .idle:
                 try flushOutputs()
                 gate.waitForWork(timeoutNanos: waitTimeout())
+            case .outputFull:
+                gate.waitForWork(timeoutNanos: waitTimeout(), forInput: false)
             }
         }
     }
@@ -367,8 +379,10 @@ final class StreamTask {
         finished = true
     }
 
+    /// Pushes partial batches downstream, except into full channels: a flush must not block
+    /// the task (they go when there is room, or when the next batch fills).
     func flushOutputs() throws {
-        for output in networkOutputs { try output.flush() }
+        for output in networkOutputs where output.isAvailable { try output.flush() }
     }
 
     /// Closes every opened operator, keeping the first error.
