@@ -101,35 +101,41 @@ public struct DataStream<T> {
     }
 
     // MARK: transformations
+    //
+    // The stateless transformations are inlined into the caller (`@inline(__always)`): there a
+    // closure literal that captures nothing is a constant, which the optimizer propagates into
+    // the kernel closure built below and then inlines into its batch loop, so the user's function
+    // costs no call per record. A closure that captures variables is still called once per
+    // record, from a loop specialized for the user's types.
 
     /// Applies `transform` to every record.
-    @inlinable
+    @inlinable @inline(__always)
     public func map<U>(_ transform: @escaping @Sendable (T) throws -> U) -> DataStream<U> {
         addOperator(name: "Map") { _, output in
             BuiltOperator(oneInput: KernelOperator<T, U>(output: unsafeDowncast(output!, to: Output<U>.self)) { batch, out in
-                var mapped: [StreamRecord<U>] = []
-                mapped.reserveCapacity(batch.count)
-                for record in batch { mapped.append(StreamRecord(try transform(record.value), timestamp: record.timestamp)) }
-                try out.emit(mapped)
+                try out.emit(_BatchBuilder.build(capacity: batch.count) { mapped in
+                    for record in batch {
+                        mapped.uncheckedAppend(StreamRecord(try transform(record.value), timestamp: record.timestamp))
+                    }
+                })
             })
         }
     }
 
     /// Keeps the records for which `isIncluded` is true.
-    @inlinable
+    @inlinable @inline(__always)
     public func filter(_ isIncluded: @escaping @Sendable (T) throws -> Bool) -> DataStream<T> {
         addOperator(name: "Filter") { _, output in
             BuiltOperator(oneInput: KernelOperator<T, T>(output: unsafeDowncast(output!, to: Output<T>.self)) { batch, out in
-                var kept: [StreamRecord<T>] = []
-                kept.reserveCapacity(batch.count)
-                for record in batch where try isIncluded(record.value) { kept.append(record) }
-                try out.emit(kept)
+                try out.emit(_BatchBuilder.build(capacity: batch.count) { kept in
+                    for record in batch { kept.uncheckedAppend(record, if: try isIncluded(record.value)) }
+                })
             })
         }
     }
 
     /// Replaces every record by the elements of the sequence `transform` returns.
-    @inlinable
+    @inlinable @inline(__always)
     public func flatMap<S: Sequence>(_ transform: @escaping @Sendable (T) throws -> S) -> DataStream<S.Element> {
         addOperator(name: "FlatMap") { _, output in
             BuiltOperator(oneInput: KernelOperator<T, S.Element>(output: unsafeDowncast(output!, to: Output<S.Element>.self)) { batch, out in
@@ -141,7 +147,7 @@ public struct DataStream<T> {
     }
 
     /// Replaces every record by whatever `transform` emits to the collector (Flink's `FlatMapFunction`).
-    @inlinable
+    @inlinable @inline(__always)
     public func flatMap<U>(_ transform: @escaping @Sendable (T, Collector<U>) throws -> Void) -> DataStream<U> {
         addOperator(name: "FlatMap") { _, output in
             let out = unsafeDowncast(output!, to: Output<U>.self)

@@ -166,14 +166,47 @@ public final class ReaderOutput<T> {
     /// when the source has no timestamp assigner and no watermarks.
     @inlinable
     public func collect<C: Collection>(contentsOf values: C) throws where C.Element == T {
-        if timestampAssigner == nil && generator == nil {
-            var records: [StreamRecord<T>] = []
-            records.reserveCapacity(values.count)
-            for value in values { records.append(StreamRecord(value)) }
-            try output.emit(records)
-        } else {
+        guard timestampAssigner == nil && generator == nil else {
             for value in values { try collect(value) }
+            return
         }
+        let contiguous: Void? = try values.withContiguousStorageIfAvailable { elements in
+            try output.emit(_BatchBuilder.build(capacity: elements.count) { records in
+                for value in elements { records.uncheckedAppend(StreamRecord(value)) }
+            })
+        }
+        guard contiguous == nil else { return }
+        // `count` sizes the batch, but a collection whose `count` understates its elements must
+        // not write past it: the rest goes out one by one.
+        let capacity = values.count
+        var understated = false
+        try output.emit(_BatchBuilder.build(capacity: capacity) { records in
+            for value in values {
+                if records.isFull {
+                    understated = true
+                    break
+                }
+                records.uncheckedAppend(StreamRecord(value))
+            }
+        })
+        if understated {
+            for value in values.dropFirst(capacity) { try output.collect(value, timestamp: StreamRecord<T>.noTimestamp) }
+        }
+    }
+}
+
+extension ReaderOutput where T == Int64 {
+    /// Emits the numbers of `range` in order (``NumberSequenceSource``); computing each number
+    /// instead of iterating the range drops the per-number bounds and overflow checks, so the
+    /// loop unrolls. `range` holds at most one batch.
+    @inlinable
+    func collect(numbers range: ClosedRange<Int64>) throws {
+        guard timestampAssigner == nil && generator == nil else { return try collect(contentsOf: range) }
+        let first = range.lowerBound
+        let count = Int(range.upperBound &- first) &+ 1
+        try output.emit(_BatchBuilder.build(capacity: count) { records in
+            for offset in 0..<count { records.uncheckedAppend(StreamRecord(first &+ Int64(offset))) }
+        })
     }
 }
 

@@ -235,12 +235,18 @@ where A.Element == T, Tr.Element == T, Tr.W == A.W {
 
     @inlinable
     func addOperator<Out>(build: @escaping OperatorBuilder) -> DataStream<Out> {
-        guard isNonParallel else { return input.addKeyedOperator(name: operatorName, build: build) }
-        let stream = input.stream
-        let node = stream.graph.addNode(name: operatorName, kind: .oneInput, isKeyed: true, isNonParallel: true,
-                                        outputOps: .of(Out.self), build: build)
-        stream.connect(to: node, inputIndex: 0, keyGroup: input.keyGroup, partitioner: .hash)
-        return DataStream<Out>(environment: stream.environment, node: node.id)
+        let windowed: DataStream<Out>
+        if isNonParallel {
+            let stream = input.stream
+            let node = stream.graph.addNode(name: operatorName, kind: .oneInput, isKeyed: true, isNonParallel: true,
+                                            outputOps: .of(Out.self), build: build)
+            stream.connect(to: node, inputIndex: 0, keyGroup: input.keyGroup, partitioner: .hash)
+            windowed = DataStream<Out>(environment: stream.environment, node: node.id)
+        } else {
+            windowed = input.addKeyedOperator(name: operatorName, build: build)
+        }
+        windowed.producer.argumentError = (assigner as? any _ArgumentCheckedAssigner)?.argumentError
+        return windowed
     }
 
     @inlinable

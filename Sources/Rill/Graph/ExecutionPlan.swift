@@ -56,6 +56,7 @@ struct ExecutionPlan {
             throw RillError(.invalidJobGraph, "the job has no operators; add a source and a sink before calling execute()")
         }
         try config.validate()
+        for node in nodes { try node.checkArguments() }
 
         // Parallelism.
         var parallelism: [Int] = []

@@ -141,10 +141,20 @@ final class StreamNode: @unchecked Sendable {
     /// Non-parallel operators (collection sources, async-sequence sources) always run once.
     @usableFromInline let isNonParallel: Bool
     @usableFromInline var chainingAllowed = true
+    /// An invalid argument found while the job was described (a window size of zero, ...),
+    /// where Flink's constructor would have thrown: building the job fails with it.
+    @usableFromInline var argumentError: RillError?
     /// Whether the operator uses keyed state and timers (and so needs a key-group range).
     @usableFromInline let isKeyed: Bool
     @usableFromInline let outputOps: StreamTypeOps?
     @usableFromInline let build: OperatorBuilder
+
+    /// Throws ``argumentError``, naming this operator.
+    func checkArguments() throws {
+        guard var error = argumentError else { return }
+        error.operatorName = error.operatorName ?? name
+        throw error
+    }
 
     @usableFromInline
     init(id: Int, name: String, kind: NodeKind, isKeyed: Bool, isNonParallel: Bool,

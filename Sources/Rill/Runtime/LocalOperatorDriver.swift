@@ -48,6 +48,7 @@ public final class LocalOperatorDriver {
         outputNode = stream.inputs[0].node
         let configuration = environment.configuration
         for node in graph.nodes where !inputNodes.contains(node.id) {
+            try node.checkArguments()
             let maxParallelism = node.maxParallelism ?? configuration.maxParallelism
             let setup = OperatorSetup(operatorName: node.name, nodeId: node.id, uid: node.uid, subtaskIndex: 0, parallelism: 1,
                                       maxParallelism: maxParallelism,

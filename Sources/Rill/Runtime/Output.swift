@@ -5,17 +5,17 @@
 /// operator has finished its current input batch, and before any watermark; so records and
 /// control elements stay in order.
 public final class Output<T> {
-    // Per-record properties skip dynamic exclusivity checks (they cost more than the work):
-    // an Output belongs to one task thread, and no access to them overlaps another.
+    // Per-record and per-batch properties skip dynamic exclusivity checks (they cost more than
+    // the work): an Output belongs to one task thread, and no access to them overlaps another.
     @exclusivity(unchecked) @usableFromInline var buffer: [StreamRecord<T>]
     @usableFromInline let batchSize: Int
-    @usableFromInline var consumers: [([StreamRecord<T>]) throws -> Void] = []
+    @exclusivity(unchecked) @usableFromInline var consumers: [([StreamRecord<T>]) throws -> Void] = []
     @usableFromInline var watermarkTargets: [WatermarkTarget] = []
     @usableFromInline var sideOutputs: [ObjectIdentifier: AnyObject] = [:]
-    @usableFromInline var sideOutputFlushes: [() throws -> Void] = []
+    @exclusivity(unchecked) @usableFromInline var sideOutputFlushes: [() throws -> Void] = []
     /// Side outputs get watermarks and watermark status too, as in Flink.
     @usableFromInline var sideOutputWatermarks: [WatermarkTarget] = []
-    @usableFromInline var metrics: OperatorMetrics?
+    @exclusivity(unchecked) @usableFromInline var metrics: OperatorMetrics?
     /// Receives side-output records nobody consumes (test harnesses only).
     @usableFromInline var unclaimedSideOutput: ((OutputTagID, Any) -> Void)?
 

@@ -41,7 +41,7 @@ public struct NumberSequenceSource: Source {
             let first = split.from
             guard first <= split.to else { return }
             let end = split.to - first < Int64(budget) ? split.to : first + Int64(budget) - 1
-            try output.collect(contentsOf: first...end)
+            try output.collect(numbers: first...end)
             split.from = end == Int64.max ? end : end + 1
             if end == Int64.max { split.exhausted = true }
         }

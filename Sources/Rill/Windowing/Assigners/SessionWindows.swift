@@ -2,14 +2,18 @@
 /// element opens the window `[timestamp, timestamp + gap)`, and windows of a key merge while
 /// they overlap or touch, so a session ends after `gap` without elements. An out-of-order
 /// element can bridge two sessions into one. Default trigger: ``EventTimeTrigger``.
-public struct EventTimeSessionWindows<Element>: MergingWindowAssigner, CustomStringConvertible {
+public struct EventTimeSessionWindows<Element>: MergingWindowAssigner, CustomStringConvertible, _ArgumentCheckedAssigner {
     public typealias W = TimeWindow
     /// The session gap in milliseconds.
     public let sessionTimeout: Int64
+    @usableFromInline let argumentError: RillError?
 
-    /// - Precondition: `gap` is at least 1 ms.
+    /// `gap` must be at least 1 ms; otherwise building the job fails with a
+    /// `RillError(.invalidConfiguration)` that says what to change.
     @inlinable
-    public init(gap: Duration) { sessionTimeout = gap.windowMillis("a session gap") }
+    public init(gap: Duration) {
+        (sessionTimeout, argumentError) = _AssignerArguments.session("EventTimeSessionWindows", gap: gap)
+    }
 
     @inlinable
     public static func withGap(_ gap: Duration) -> EventTimeSessionWindows { EventTimeSessionWindows(gap: gap) }
@@ -23,7 +27,8 @@ public struct EventTimeSessionWindows<Element>: MergingWindowAssigner, CustomStr
 
     @inlinable
     public func assignWindows(_ element: Element, timestamp: Int64, context: WindowAssignerContext) throws -> [TimeWindow] {
-        [TimeWindow(start: timestamp, end: timestamp &+ sessionTimeout)]
+        if let argumentError { throw argumentError }
+        return [TimeWindow(start: timestamp, end: timestamp &+ sessionTimeout)]
     }
 
     public func mergeWindows(_ windows: [TimeWindow], _ merge: ([TimeWindow], TimeWindow) throws -> Void) rethrows {
@@ -46,8 +51,7 @@ public struct DynamicEventTimeSessionWindows<Element>: MergingWindowAssigner, Cu
 
     @inlinable
     public func assignWindows(_ element: Element, timestamp: Int64, context: WindowAssignerContext) throws -> [TimeWindow] {
-        let gap = gapExtractor(element).milliseconds
-        guard gap > 0 else { throw dynamicGapError(gap) }
+        let gap = try dynamicGapMillis(gapExtractor(element))
         return [TimeWindow(start: timestamp, end: timestamp &+ gap)]
     }
 
@@ -62,13 +66,17 @@ public struct DynamicEventTimeSessionWindows<Element>: MergingWindowAssigner, Cu
 
 /// Processing-time session windows with a fixed gap (Flink's `ProcessingTimeSessionWindows`):
 /// each element opens `[now, now + gap)`. Default trigger: ``ProcessingTimeTrigger``.
-public struct ProcessingTimeSessionWindows<Element>: MergingWindowAssigner, CustomStringConvertible {
+public struct ProcessingTimeSessionWindows<Element>: MergingWindowAssigner, CustomStringConvertible, _ArgumentCheckedAssigner {
     public typealias W = TimeWindow
     public let sessionTimeout: Int64
+    @usableFromInline let argumentError: RillError?
 
-    /// - Precondition: `gap` is at least 1 ms.
+    /// `gap` must be at least 1 ms; otherwise building the job fails with a
+    /// `RillError(.invalidConfiguration)` that says what to change.
     @inlinable
-    public init(gap: Duration) { sessionTimeout = gap.windowMillis("a session gap") }
+    public init(gap: Duration) {
+        (sessionTimeout, argumentError) = _AssignerArguments.session("ProcessingTimeSessionWindows", gap: gap)
+    }
 
     @inlinable
     public static func withGap(_ gap: Duration) -> ProcessingTimeSessionWindows { ProcessingTimeSessionWindows(gap: gap) }
@@ -80,6 +88,7 @@ public struct ProcessingTimeSessionWindows<Element>: MergingWindowAssigner, Cust
 
     @inlinable
     public func assignWindows(_ element: Element, timestamp: Int64, context: WindowAssignerContext) throws -> [TimeWindow] {
+        if let argumentError { throw argumentError }
         let now = context.currentProcessingTime
         return [TimeWindow(start: now, end: now &+ sessionTimeout)]
     }
@@ -104,8 +113,7 @@ public struct DynamicProcessingTimeSessionWindows<Element>: MergingWindowAssigne
 
     @inlinable
     public func assignWindows(_ element: Element, timestamp: Int64, context: WindowAssignerContext) throws -> [TimeWindow] {
-        let gap = gapExtractor(element).milliseconds
-        guard gap > 0 else { throw dynamicGapError(gap) }
+        let gap = try dynamicGapMillis(gapExtractor(element))
         let now = context.currentProcessingTime
         return [TimeWindow(start: now, end: now &+ gap)]
     }
@@ -119,7 +127,12 @@ public struct DynamicProcessingTimeSessionWindows<Element>: MergingWindowAssigne
     public var description: String { "DynamicProcessingTimeSessionWindows()" }
 }
 
-@usableFromInline
-func dynamicGapError(_ gap: Int64) -> RillError {
-    RillError(.userFunctionFailed, "the dynamic session gap extractor returned \(gap) ms; a session gap must be at least 1 ms")
+/// A dynamic session gap in milliseconds; the job fails if it is not at least 1 ms, as in Flink.
+@inlinable
+func dynamicGapMillis(_ gap: Duration) throws -> Int64 {
+    guard let millis = gap.checkedMilliseconds, millis > 0 else {
+        throw RillError(.userFunctionFailed,
+                        "the dynamic session gap extractor returned \(gap); a session gap must be at least 1 ms and fit in 64-bit milliseconds")
+    }
+    return millis
 }

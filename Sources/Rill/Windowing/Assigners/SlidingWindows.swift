@@ -6,7 +6,7 @@
 /// With `reduce` or `aggregate`, no custom trigger, no evictor and no allowed lateness, the
 /// windows are computed by slicing: each element updates one slice of `gcd(size, slide)`,
 /// and a window's result combines its slices.
-public struct SlidingEventTimeWindows<Element>: WindowAssigner, CustomStringConvertible {
+public struct SlidingEventTimeWindows<Element>: WindowAssigner, CustomStringConvertible, _ArgumentCheckedAssigner {
     public typealias W = TimeWindow
     /// Window size in milliseconds.
     public let size: Int64
@@ -14,14 +14,14 @@ public struct SlidingEventTimeWindows<Element>: WindowAssigner, CustomStringConv
     public let slide: Int64
     /// Window alignment: windows start at `offset + k * slide`.
     public let offset: Int64
+    @usableFromInline let argumentError: RillError?
 
-    /// - Precondition: `size` and `slide` are at least 1 ms and `abs(offset) < slide`.
+    /// `size` and `slide` must be at least 1 ms and `abs(offset) < slide`; otherwise building
+    /// the job fails with a `RillError(.invalidConfiguration)` that says what to change.
     @inlinable
     public init(size: Duration, slide: Duration, offset: Duration = .zero) {
-        self.size = size.windowMillis("a sliding window size")
-        self.slide = slide.windowMillis("a sliding window slide")
-        self.offset = offset.milliseconds
-        precondition(abs(self.offset) < self.slide, "SlidingEventTimeWindows parameters must satisfy abs(offset) < slide and size > 0")
+        (self.size, self.slide, self.offset, argumentError) = _AssignerArguments.sliding(
+            "SlidingEventTimeWindows", size: size, slide: slide, offset: offset)
     }
 
     @inlinable
@@ -32,6 +32,7 @@ public struct SlidingEventTimeWindows<Element>: WindowAssigner, CustomStringConv
     /// The windows, latest start first (Flink's order).
     @inlinable
     public func assignWindows(_ element: Element, timestamp: Int64, context: WindowAssignerContext) throws -> [TimeWindow] {
+        if let argumentError { throw argumentError }
         guard timestamp != StreamRecord<Element>.noTimestamp else { throw missingTimestampError("SlidingEventTimeWindows") }
         return slidingWindows(containing: timestamp, size: size, slide: slide, offset: offset)
     }
@@ -43,19 +44,19 @@ public struct SlidingEventTimeWindows<Element>: WindowAssigner, CustomStringConv
 
 /// Overlapping processing-time windows (Flink's `SlidingProcessingTimeWindows`). Default
 /// trigger: ``ProcessingTimeTrigger``.
-public struct SlidingProcessingTimeWindows<Element>: WindowAssigner, CustomStringConvertible {
+public struct SlidingProcessingTimeWindows<Element>: WindowAssigner, CustomStringConvertible, _ArgumentCheckedAssigner {
     public typealias W = TimeWindow
     public let size: Int64
     public let slide: Int64
     public let offset: Int64
+    @usableFromInline let argumentError: RillError?
 
-    /// - Precondition: `size` and `slide` are at least 1 ms and `abs(offset) < slide`.
+    /// `size` and `slide` must be at least 1 ms and `abs(offset) < slide`; otherwise building
+    /// the job fails with a `RillError(.invalidConfiguration)` that says what to change.
     @inlinable
     public init(size: Duration, slide: Duration, offset: Duration = .zero) {
-        self.size = size.windowMillis("a sliding window size")
-        self.slide = slide.windowMillis("a sliding window slide")
-        self.offset = offset.milliseconds
-        precondition(abs(self.offset) < self.slide, "SlidingProcessingTimeWindows parameters must satisfy abs(offset) < slide and size > 0")
+        (self.size, self.slide, self.offset, argumentError) = _AssignerArguments.sliding(
+            "SlidingProcessingTimeWindows", size: size, slide: slide, offset: offset)
     }
 
     @inlinable
@@ -65,7 +66,8 @@ public struct SlidingProcessingTimeWindows<Element>: WindowAssigner, CustomStrin
 
     @inlinable
     public func assignWindows(_ element: Element, timestamp: Int64, context: WindowAssignerContext) throws -> [TimeWindow] {
-        slidingWindows(containing: context.currentProcessingTime, size: size, slide: slide, offset: offset)
+        if let argumentError { throw argumentError }
+        return slidingWindows(containing: context.currentProcessingTime, size: size, slide: slide, offset: offset)
     }
 
     @inlinable public var defaultTrigger: ProcessingTimeTrigger<Element> { ProcessingTimeTrigger() }

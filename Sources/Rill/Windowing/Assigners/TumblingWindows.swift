@@ -3,19 +3,19 @@
 ///
 /// With `reduce` or `aggregate`, no custom trigger, no evictor and no allowed lateness, the
 /// windows are computed by slicing (one slice per window).
-public struct TumblingEventTimeWindows<Element>: WindowAssigner, CustomStringConvertible {
+public struct TumblingEventTimeWindows<Element>: WindowAssigner, CustomStringConvertible, _ArgumentCheckedAssigner {
     public typealias W = TimeWindow
     /// Window size in milliseconds.
     public let size: Int64
     /// Window alignment in milliseconds: windows start at `offset + k * size`.
     public let offset: Int64
+    @usableFromInline let argumentError: RillError?
 
-    /// - Precondition: `size` is at least 1 ms and `abs(offset) < size`.
+    /// `size` must be at least 1 ms and `abs(offset) < size`; otherwise building the job fails
+    /// with a `RillError(.invalidConfiguration)` that says what to change.
     @inlinable
     public init(size: Duration, offset: Duration = .zero) {
-        self.size = size.windowMillis("a tumbling window size")
-        self.offset = offset.milliseconds
-        precondition(abs(self.offset) < self.size, "TumblingEventTimeWindows parameters must satisfy abs(offset) < size")
+        (self.size, self.offset, argumentError) = _AssignerArguments.tumbling("TumblingEventTimeWindows", size: size, offset: offset)
     }
 
     /// Windows of `size`, starting at `offset + k * size` (for example `.seconds(3_600)` with an
@@ -27,6 +27,7 @@ public struct TumblingEventTimeWindows<Element>: WindowAssigner, CustomStringCon
 
     @inlinable
     public func assignWindows(_ element: Element, timestamp: Int64, context: WindowAssignerContext) throws -> [TimeWindow] {
+        if let argumentError { throw argumentError }
         guard timestamp != StreamRecord<Element>.noTimestamp else { throw missingTimestampError("TumblingEventTimeWindows") }
         let start = TimeWindow.windowStart(timestamp: timestamp, offset: offset, windowSize: size)
         return [TimeWindow(start: start, end: start &+ size)]
@@ -40,17 +41,17 @@ public struct TumblingEventTimeWindows<Element>: WindowAssigner, CustomStringCon
 /// Non-overlapping processing-time windows of a fixed size (Flink's
 /// `TumblingProcessingTimeWindows`): an element belongs to the window of the processing time
 /// at which it arrives. Default trigger: ``ProcessingTimeTrigger``.
-public struct TumblingProcessingTimeWindows<Element>: WindowAssigner, CustomStringConvertible {
+public struct TumblingProcessingTimeWindows<Element>: WindowAssigner, CustomStringConvertible, _ArgumentCheckedAssigner {
     public typealias W = TimeWindow
     public let size: Int64
     public let offset: Int64
+    @usableFromInline let argumentError: RillError?
 
-    /// - Precondition: `size` is at least 1 ms and `abs(offset) < size`.
+    /// `size` must be at least 1 ms and `abs(offset) < size`; otherwise building the job fails
+    /// with a `RillError(.invalidConfiguration)` that says what to change.
     @inlinable
     public init(size: Duration, offset: Duration = .zero) {
-        self.size = size.windowMillis("a tumbling window size")
-        self.offset = offset.milliseconds
-        precondition(abs(self.offset) < self.size, "TumblingProcessingTimeWindows parameters must satisfy abs(offset) < size")
+        (self.size, self.offset, argumentError) = _AssignerArguments.tumbling("TumblingProcessingTimeWindows", size: size, offset: offset)
     }
 
     @inlinable
@@ -60,6 +61,7 @@ public struct TumblingProcessingTimeWindows<Element>: WindowAssigner, CustomStri
 
     @inlinable
     public func assignWindows(_ element: Element, timestamp: Int64, context: WindowAssignerContext) throws -> [TimeWindow] {
+        if let argumentError { throw argumentError }
         let now = context.currentProcessingTime
         let start = TimeWindow.windowStart(timestamp: now, offset: offset, windowSize: size)
         return [TimeWindow(start: start, end: start &+ size)]
