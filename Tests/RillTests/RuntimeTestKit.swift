@@ -109,21 +109,32 @@ final class SharedLog<T: Sendable>: Sendable {
     var count: Int { items.withLock { $0.count } }
 }
 
-/// A gate that blocks threads (not Swift tasks) until the test opens it.
-final class ThreadLatch: @unchecked Sendable {
-    // `isOpen` and `waiting` are guarded by `condition`.
+/// Hands out permits to a sink that may write one record per permit: the test decides how
+/// fast the sink goes, and so how much backpressure builds up. Opened, it lets everyone
+/// through for good.
+final class PermitGate: @unchecked Sendable {
+    // Guarded by `condition`.
     private let condition = NSCondition()
+    private var permits = 0
     private var isOpen = false
     private var waiting = 0
+    private var taken = 0
 
-    init() {}
-
-    /// Blocks the calling thread until ``open()``.
-    func wait() {
+    /// Blocks until a permit is available (or the gate is open), then takes it.
+    func acquire() {
         condition.lock()
         waiting += 1
-        while !isOpen { condition.wait() }
+        while !isOpen && permits == 0 { condition.wait() }
         waiting -= 1
+        if !isOpen { permits -= 1 }
+        taken += 1
+        condition.unlock()
+    }
+
+    func release(_ count: Int = 1) {
+        condition.lock()
+        permits += count
+        condition.broadcast()
         condition.unlock()
     }
 
@@ -134,13 +145,20 @@ final class ThreadLatch: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Threads blocked in ``wait()`` right now.
-    var waitingThreads: Int {
+    /// Threads blocked in ``acquire()`` right now, and permits taken so far.
+    var state: (waiting: Int, taken: Int) {
         condition.lock()
         defer { condition.unlock() }
-        return waiting
+        return (waiting, taken)
     }
+
+    /// As a latch: blocks until ``open()``.
+    func wait() { acquire() }
+    var waitingThreads: Int { state.waiting }
 }
+
+/// A latch: threads block in `wait()` until `open()` (a ``PermitGate`` without permits).
+typealias ThreadLatch = PermitGate
 
 /// What a sink saw, in arrival order: records and watermarks interleaved.
 enum SinkEvent<T: Sendable>: Sendable {

@@ -4,49 +4,6 @@ import XCTest
 @testable import Rill
 import RillTesting
 
-/// Hands out permits to a sink that may write one record per permit: the test decides how
-/// fast the sink goes, and so how much backpressure builds up.
-final class PermitGate: @unchecked Sendable {
-    // Guarded by `condition`.
-    private let condition = NSCondition()
-    private var permits = 0
-    private var isOpen = false
-    private var waiting = 0
-    private var taken = 0
-
-    /// Blocks until a permit is available (or the gate is open), then takes it.
-    func acquire() {
-        condition.lock()
-        waiting += 1
-        while !isOpen && permits == 0 { condition.wait() }
-        waiting -= 1
-        if !isOpen { permits -= 1 }
-        taken += 1
-        condition.unlock()
-    }
-
-    func release(_ count: Int = 1) {
-        condition.lock()
-        permits += count
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    func open() {
-        condition.lock()
-        isOpen = true
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    /// Threads blocked in ``acquire()`` right now, and permits taken so far.
-    var state: (waiting: Int, taken: Int) {
-        condition.lock()
-        defer { condition.unlock() }
-        return (waiting, taken)
-    }
-}
-
 /// A transactional sink that writes one record per permit and notes how many records it had
 /// written when each pre-commit (its part of a checkpoint) happened.
 struct GatedTransactionalSink: TwoPhaseCommitSink {

@@ -54,10 +54,12 @@ struct BarrierAligner {
     }
 
     /// The checkpoint currently being aligned or recorded, if any.
-    var pendingCheckpoint: Int64? {
+    var pendingCheckpoint: Int64? { pendingBarrier?.checkpointId }
+
+    private var pendingBarrier: CheckpointBarrier? {
         switch state {
         case .idle: nil
-        case .aligning(let barrier, _), .unaligned(let barrier, _): barrier.checkpointId
+        case .aligning(let barrier, _), .unaligned(let barrier, _): barrier
         }
     }
 
@@ -69,28 +71,25 @@ struct BarrierAligner {
     mutating func barrierArrived(_ barrier: CheckpointBarrier, channel: Int, nowMillis: Int64) -> Action {
         let switchesToUnaligned = mode == .exactlyOnce
             && (barrier.unaligned || barrier.alignmentTimedOut(nowMillis: nowMillis))
-        switch state {
-        case .idle:
+        guard let current = pendingBarrier else {
             guard barrier.checkpointId > lastStarted else { return .none }
             return start(barrier, channel: channel, unaligned: switchesToUnaligned)
-        case .aligning(let current, var arrived):
-            if barrier.checkpointId < current.checkpointId { return .none }
-            if barrier.checkpointId > current.checkpointId {
-                state = .idle
-                return .abort(checkpointId: current.checkpointId,
-                              then: start(barrier, channel: channel, unaligned: switchesToUnaligned))
-            }
+        }
+        if barrier.checkpointId < current.checkpointId { return .none }
+        if barrier.checkpointId > current.checkpointId {
+            state = .idle
+            return .abort(checkpointId: current.checkpointId,
+                          then: start(barrier, channel: channel, unaligned: switchesToUnaligned))
+        }
+        switch state {
+        case .idle:
+            return .none
+        case .aligning(_, var arrived):
             arrived.insert(channel)
             if switchesToUnaligned { return switchToUnaligned(current, arrived: arrived) }
             state = .aligning(barrier: current, arrived: arrived)
             return completeIfAligned(blocking: channel)
-        case .unaligned(let current, var arrived):
-            if barrier.checkpointId < current.checkpointId { return .none }
-            if barrier.checkpointId > current.checkpointId {
-                state = .idle
-                return .abort(checkpointId: current.checkpointId,
-                              then: start(barrier, channel: channel, unaligned: switchesToUnaligned))
-            }
+        case .unaligned(_, var arrived):
             arrived.insert(channel)
             return progressUnaligned(current, arrived: arrived, channel: channel)
         }
