@@ -21,7 +21,12 @@ final class CheckpointCoordinator: @unchecked Sendable {
         var acks: [TaskKey: [Int: OperatorSnapshot]] = [:]
         /// Unaligned checkpoints: per task, the in-flight record batches by input channel.
         var inFlight: [TaskKey: [Int: [AnyObject]]] = [:]
+        /// Tasks that had finished (their whole input processed) instead of snapshotting.
+        var finished: Set<TaskKey> = []
         var enumerators: [Int: [UInt8]] = [:]
+        /// Set once the barriers are in and `enumerators` is filled: before that, the
+        /// checkpoint cannot complete, however fast the tasks acknowledge.
+        var barriersInjected = false
         var savepointDirectory: String?
         var completion: ((Result<String, any Error>) -> Void)?
     }
@@ -38,6 +43,9 @@ final class CheckpointCoordinator: @unchecked Sendable {
     private var lastCompletedEndMillis: Int64 = 0
     private(set) var latestCompleted: CheckpointMetadata?
     private var stopped = false
+    /// Tasks of the running attempt that finished: they take part in every checkpoint as
+    /// finished, so a job whose bounded inputs ended still checkpoints (Flink's FLIP-147).
+    private var finishedTasks: Set<TaskKey> = []
     /// Statistics, for benchmarks and tests.
     private(set) var completedCount = 0
     private(set) var failedCount = 0
@@ -92,8 +100,11 @@ final class CheckpointCoordinator: @unchecked Sendable {
                                             unaligned: unaligned && alignedTimeout == 0,
                                             alignedTimeoutMillis: unaligned && alignedTimeout > 0 ? alignedTimeout : nil)
             nextCheckpointId += 1
-            pending[barrier.checkpointId] = Pending(barrier: barrier, startMillis: now,
-                                                    savepointDirectory: savepointDirectory, completion: completion)
+            var entry = Pending(barrier: barrier, startMillis: now, savepointDirectory: savepointDirectory,
+                                completion: completion)
+            for task in finishedTasks { entry.acks[task] = [:] }
+            entry.finished = finishedTasks
+            pending[barrier.checkpointId] = entry
             return barrier
         }
         guard let barrier else {
@@ -103,7 +114,12 @@ final class CheckpointCoordinator: @unchecked Sendable {
         do {
             guard let injectBarriers else { throw RillError(.internalError, "no running job attempt to checkpoint") }
             let enumerators = try injectBarriers(barrier)
-            lock.withLock { pending[barrier.checkpointId]?.enumerators = enumerators }
+            let complete = lock.withLock { () -> Pending? in
+                pending[barrier.checkpointId]?.enumerators = enumerators
+                pending[barrier.checkpointId]?.barriersInjected = true
+                return takeIfComplete(barrier.checkpointId)
+            }
+            if let complete { writer.async { [self] in finalize(complete) } }
         } catch {
             fail(barrier.checkpointId, reason: "barriers could not be injected: \(error)")
         }
@@ -127,21 +143,46 @@ final class CheckpointCoordinator: @unchecked Sendable {
     func acknowledge(_ checkpointId: Int64, task: TaskKey, snapshots: [Int: OperatorSnapshot],
                      inFlight: [Int: [AnyObject]] = [:]) {
         let complete: Pending? = lock.withLock {
-            guard var entry = pending[checkpointId] else { return nil }
-            entry.acks[task] = snapshots
-            if !inFlight.isEmpty { entry.inFlight[task] = inFlight }
-            pending[checkpointId] = entry
-            guard entry.acks.count == expectedTasks else { return nil }
-            pending[checkpointId] = nil
-            return entry
+            guard pending[checkpointId] != nil else { return nil }
+            pending[checkpointId]!.acks[task] = snapshots
+            if !inFlight.isEmpty { pending[checkpointId]!.inFlight[task] = inFlight }
+            return takeIfComplete(checkpointId)
         }
         guard let complete else { return }
         writer.async { [self] in finalize(complete) }
     }
 
+    /// Tasks of the running attempt that have finished.
+    var finishedTaskCount: Int { lock.withLock { finishedTasks.count } }
+
+    /// A task processed all its input and ended: it acknowledges every pending checkpoint it
+    /// has not acknowledged yet, and every later one, as finished. What it produced is in its
+    /// downstream tasks' snapshots (they took its input up to its end before aligning); on
+    /// restore it stays finished instead of producing it again.
+    func taskFinished(_ task: TaskKey) {
+        let completed = lock.withLock { () -> [Pending] in
+            finishedTasks.insert(task)
+            var completed: [Pending] = []
+            for id in pending.keys.sorted() where pending[id]!.acks[task] == nil {
+                pending[id]!.acks[task] = [:]
+                pending[id]!.finished.insert(task)
+                if let entry = takeIfComplete(id) { completed.append(entry) }
+            }
+            return completed
+        }
+        for entry in completed { writer.async { [self] in finalize(entry) } }
+    }
+
+    /// Removes and returns checkpoint `checkpointId` if every task acknowledged it and its
+    /// barriers are all injected. Call with `lock` held.
+    private func takeIfComplete(_ checkpointId: Int64) -> Pending? {
+        guard let entry = pending[checkpointId], entry.barriersInjected, entry.acks.count == expectedTasks else { return nil }
+        pending[checkpointId] = nil
+        return entry
+    }
+
     func decline(_ checkpointId: Int64, reason: TaskCheckpointing.Decline) {
         switch reason {
-        case .taskFinished: fail(checkpointId, reason: "a task had already finished", counts: false)
         case .supersededByNewerCheckpoint: fail(checkpointId, reason: "a newer checkpoint overtook it", counts: false)
         case .snapshotFailed(let error): fail(checkpointId, reason: "a snapshot failed: \(error)")
         }
@@ -180,6 +221,7 @@ final class CheckpointCoordinator: @unchecked Sendable {
         let aborted = lock.withLock { () -> [Int64] in
             let ids = Array(pending.keys)
             pending.removeAll()
+            finishedTasks.removeAll()
             return ids
         }
         for id in aborted { try? storage.discard(checkpointId: id) }
@@ -229,8 +271,10 @@ final class CheckpointCoordinator: @unchecked Sendable {
             for subtask in 0..<plan.parallelism[node.id] {
                 let task = TaskKey(chain: chain, subtask: subtask)
                 let inFlight = isChainHead ? entry.inFlight[task] ?? [:] : [:]
-                guard let snapshot = entry.acks[task]?[node.id] ?? (inFlight.isEmpty ? nil : OperatorSnapshot()) else { continue }
+                let finished = entry.finished.contains(task)
+                guard let snapshot = entry.acks[task]?[node.id] ?? (inFlight.isEmpty && !finished ? nil : OperatorSnapshot()) else { continue }
                 var extra = snapshot.extra
+                if finished { extra.append(.init(name: RestorePlanner.finishedMarker, bytes: [])) }
                 if subtask == 0, let enumerator = entry.enumerators[node.id] {
                     extra.append(.init(name: "enumerator", bytes: enumerator))
                 }

@@ -90,6 +90,19 @@ struct RestoredInFlightRecords {
 }
 
 extension RestorePlanner {
+    /// The name of the (empty) extra state that marks an operator subtask that had finished.
+    static var finishedMarker: String { "finished" }
+
+    /// Whether every subtask of `chain` had finished when the checkpoint was taken: then the
+    /// restored chain stays finished (Flink's FLIP-147). A chain with some subtasks finished
+    /// restores normally; its finished subtasks left no state behind.
+    func isFinished(chain: ExecutionPlan.Chain) -> Bool {
+        let head = plan.graph.nodes[chain.nodes[0]]
+        guard let op = metadata.operatorState(withId: CheckpointCoordinator.operatorId(head)),
+              op.subtasks.count == op.parallelism else { return false }
+        return op.subtasks.allSatisfy { $0.extra.contains { $0.name == Self.finishedMarker } }
+    }
+
     /// Every input channel's in-flight records stored for `node` (the head of a chain), from
     /// all its former subtasks.
     func inFlightRecords(node: StreamNode) throws -> [RestoredInFlightRecords] {

@@ -2,7 +2,6 @@
 final class TaskCheckpointing: @unchecked Sendable {
     // Immutable; the closures are thread-safe (they hand off to the coordinator).
     enum Decline {
-        case taskFinished
         case supersededByNewerCheckpoint
         case snapshotFailed(any Error)
     }

@@ -157,6 +157,14 @@ final class JobExecution: @unchecked Sendable {
         var task: StreamTask?
         do {
             let built = try buildTask(chain: chain, subtask: subtask)
+            if restore?.isFinished(chain: chain) == true {
+                // It had processed all its input when the checkpoint was taken, and its output
+                // is in its downstream tasks' state: running it again would repeat that output.
+                lock.withLock { tasks[chain.index][subtask] = built }
+                try built.endRestoredAsFinished()
+                taskEnded(chain: chain, subtask: subtask, failure: nil)
+                return
+            }
             task = built
             if let restore {
                 var states: [Int: OperatorRestoreState] = [:]
@@ -186,6 +194,7 @@ final class JobExecution: @unchecked Sendable {
     }
 
     private func taskEnded(chain: ExecutionPlan.Chain, subtask: Int, failure: (any Error)?) {
+        if failure == nil { checkpoints?.taskFinished(.init(chain: chain.index, subtask: subtask)) }
         var mustCancel = false
         let last = lock.withLock { () -> Bool in
             if let failure, !(failure is TaskCancelled), firstFailure == nil, status == .running || status == .cancelling {

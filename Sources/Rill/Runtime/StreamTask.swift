@@ -287,10 +287,8 @@ final class StreamTask {
 
     /// Source tasks: the coordinator asks for a checkpoint (a mail, between records).
     func triggerCheckpoint(_ barrier: CheckpointBarrier) throws {
-        guard !finished else {
-            checkpointing?.declined(barrier.checkpointId, .taskFinished)
-            return
-        }
+        // A finished task takes part as finished: the coordinator learns it when the task ends.
+        guard !finished else { return }
         try performCheckpoint(barrier)
     }
 
@@ -364,6 +362,13 @@ final class StreamTask {
         if let status = update.status {
             try attributed(members[0].name) { try head.processWatermarkStatus(status == .idle) }
         }
+    }
+
+    /// A task restored as finished: it only tells downstream tasks that it is done; its
+    /// operators never open.
+    func endRestoredAsFinished() throws {
+        for output in networkOutputs { try output.broadcastControl(.endOfPartition) }
+        finished = true
     }
 
     /// End of input: each operator, head first, learns that its input ended and emits what it
