@@ -71,4 +71,48 @@ final class CheckpointFaultTests: XCTestCase {
         second2.cancel()
         _ = try? await second2.result()
     }
+
+    /// A periodic checkpoint due while a failed job waits to restart does not start: it would
+    /// wait for the failed attempt's tasks and hold the only checkpoint slot until it timed out,
+    /// and the restarted job would take no checkpoint meanwhile.
+    func testCheckpointsGoOnAfterARestartWithADelay() throws {
+        let results = TransactionalResults<ValueSum>()
+        let failure = FailureInjector([300])
+        // The paced source moves on only when checkpoints are taken.
+        let env = try makePacedJob(parallelism: 2, failures: failure, results: results)
+        env.configuration.checkpoints.timeout = .seconds(2)
+        env.configuration.checkpoints.tolerableFailedCheckpoints = 0
+        // Periodic triggers fall into the delay.
+        env.configuration.restartStrategy = .fixedDelay(attempts: 1, delay: .milliseconds(30))
+        let client = try env.executeAsync("restart with a delay")
+        XCTAssertNoThrow(try client.waitForResult(), "no checkpoint timed out after the restart")
+        XCTAssertEqual(failure.firedCount, 1)
+        XCTAssertEqual(client.restarts, 1)
+        XCTAssertEqual(results.committed.count, 1_000)
+    }
+
+    /// A checkpoint being written still counts against `maxConcurrentCheckpoints`: periodic
+    /// checkpoints must not pile up behind the disk, each holding its snapshots in memory and
+    /// delaying every transactional commit. With one in flight at a time, a sink has at most
+    /// one transaction waiting for its checkpoint when it pre-commits the next.
+    func testCheckpointsBeingWrittenCountAsInFlight() throws {
+        let results = TransactionalResults<ValueSum>()
+        let env = try makePacedJob(parallelism: 1, failures: FailureInjector([]), results: results)
+        env.configuration.checkpoints.maxConcurrentCheckpoints = 1
+        let client = try env.executeAsync("one checkpoint at a time")
+        _ = try client.waitForResult()
+        XCTAssertGreaterThanOrEqual(client.checkpointStatistics.completed, 15, "about one checkpoint per chunk")
+        XCTAssertLessThanOrEqual(results.maxPreCommittedAtOnce, 2)
+        XCTAssertEqual(results.committed.count, 1_000)
+    }
+
+    /// A checkpoint taken before any source reader registered carries no enumerator state, so
+    /// a restore from it starts the enumerator afresh: an empty list of unassigned splits would
+    /// say that every split was handed out, and the restored job would read nothing.
+    func testEnumeratorStateBeforeAnyReaderRegisteredIsAbsent() throws {
+        let coordinator = SourceCoordinator(source: NumberSequenceSource(from: 0, to: 9), parallelism: 1)
+        var injected = false
+        XCTAssertNil(try coordinator.snapshot { injected = true })
+        XCTAssertTrue(injected, "the barriers are injected all the same")
+    }
 }

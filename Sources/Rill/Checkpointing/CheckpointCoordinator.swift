@@ -19,7 +19,9 @@ final class CheckpointCoordinator: @unchecked Sendable {
         let barrier: CheckpointBarrier
         let startMillis: Int64
         var acks: [TaskKey: [Int: OperatorSnapshot]] = [:]
-        var enumerators: [Int: [UInt8]] = [:]
+        /// The split enumerators' state by source node, taken with the barriers' injection;
+        /// `nil` until the triggering thread has attached it.
+        var enumerators: [Int: [UInt8]]?
         var savepointDirectory: String?
         var completion: ((Result<String, any Error>) -> Void)?
     }
@@ -32,10 +34,17 @@ final class CheckpointCoordinator: @unchecked Sendable {
     private let writer = DispatchQueue(label: "rill.checkpoint-writer")
     private var nextCheckpointId: Int64
     private var pending: [Int64: Pending] = [:]
+    /// Checkpoints every task acknowledged that are still being written: still in flight for
+    /// `maxConcurrentCheckpoints`, or periodic checkpoints would queue up behind a slow disk,
+    /// holding their snapshots in memory and delaying every commit.
+    private var writing = 0
     private var consecutiveFailures = 0
     private var lastCompletedEndMillis: Int64 = 0
     private(set) var latestCompleted: CheckpointMetadata?
     private var stopped = false
+    /// Between a failed job attempt and the next: a checkpoint started now would wait for
+    /// tasks that are gone, and hold its slot of `maxConcurrentCheckpoints` until it times out.
+    private var suspended = false
     /// Statistics, for benchmarks and tests.
     private(set) var completedCount = 0
     private(set) var failedCount = 0
@@ -74,9 +83,9 @@ final class CheckpointCoordinator: @unchecked Sendable {
     func trigger(type: SnapshotType, periodic: Bool = false, savepointDirectory: String? = nil,
                  completion: ((Result<String, any Error>) -> Void)? = nil) {
         let barrier: CheckpointBarrier? = lock.withLock {
-            guard !stopped else { return nil }
+            guard !stopped && !suspended else { return nil }
             if periodic {
-                guard pending.count < config.maxConcurrentCheckpoints else { return nil }
+                guard pending.count + writing < config.maxConcurrentCheckpoints else { return nil }
                 guard now - lastCompletedEndMillis >= config.minPauseBetweenCheckpoints.milliseconds else { return nil }
             }
             let barrier = CheckpointBarrier(checkpointId: nextCheckpointId, timestampMillis: now, type: type, unaligned: false)
@@ -86,13 +95,19 @@ final class CheckpointCoordinator: @unchecked Sendable {
             return barrier
         }
         guard let barrier else {
-            completion?(.failure(RillError(.invalidConfiguration, "a checkpoint could not start now (job stopping, or too many in flight)")))
+            completion?(.failure(RillError(.invalidConfiguration, "a checkpoint could not start now (job stopping or restarting, or too many in flight)")))
             return
         }
         do {
             guard let injectBarriers else { throw RillError(.internalError, "no running job attempt to checkpoint") }
             let enumerators = try injectBarriers(barrier)
-            lock.withLock { pending[barrier.checkpointId]?.enumerators = enumerators }
+            // The tasks may all have acknowledged already: the checkpoint completes with
+            // whichever of the two comes last, never without its enumerators' state.
+            let complete = lock.withLock { () -> Pending? in
+                pending[barrier.checkpointId]?.enumerators = enumerators
+                return takeIfComplete(barrier.checkpointId)
+            }
+            if let complete { writer.async { [self] in finalize(complete) } }
         } catch {
             fail(barrier.checkpointId, reason: "barriers could not be injected: \(error)")
         }
@@ -104,15 +119,20 @@ final class CheckpointCoordinator: @unchecked Sendable {
 
     func acknowledge(_ checkpointId: Int64, task: TaskKey, snapshots: [Int: OperatorSnapshot]) {
         let complete: Pending? = lock.withLock {
-            guard var entry = pending[checkpointId] else { return nil }
-            entry.acks[task] = snapshots
-            pending[checkpointId] = entry
-            guard entry.acks.count == expectedTasks else { return nil }
-            pending[checkpointId] = nil
-            return entry
+            pending[checkpointId]?.acks[task] = snapshots
+            return takeIfComplete(checkpointId)
         }
         guard let complete else { return }
         writer.async { [self] in finalize(complete) }
+    }
+
+    /// Takes checkpoint `checkpointId` out of `pending` for writing once every task has
+    /// acknowledged it and its enumerators' state is attached. Called under `lock`.
+    private func takeIfComplete(_ checkpointId: Int64) -> Pending? {
+        guard let entry = pending[checkpointId], entry.enumerators != nil, entry.acks.count == expectedTasks else { return nil }
+        pending[checkpointId] = nil
+        writing += 1
+        return entry
     }
 
     func decline(_ checkpointId: Int64, reason: TaskCheckpointing.Decline) {
@@ -152,8 +172,10 @@ final class CheckpointCoordinator: @unchecked Sendable {
     /// the failed attempt are ignored), and checkpoints already being written finish first, so
     /// the next attempt restores from a settled latest checkpoint. Without this, a checkpoint of
     /// the failed attempt could complete after the next attempt had aborted its transactions.
+    /// No checkpoint starts until ``resume()``.
     func failover() {
         let aborted = lock.withLock { () -> [Int64] in
+            suspended = true
             let ids = Array(pending.keys)
             pending.removeAll()
             return ids
@@ -162,10 +184,16 @@ final class CheckpointCoordinator: @unchecked Sendable {
         writer.sync {}
     }
 
+    /// The next job attempt is set up: checkpoints may start again.
+    func resume() {
+        lock.withLock { suspended = false }
+    }
+
     // MARK: writing
 
     private func finalize(_ entry: Pending) {
         let checkpointId = entry.barrier.checkpointId
+        defer { lock.withLock { writing -= 1 } }
         do {
             let metadata = try write(entry)
             try storage.commit(metadata)
@@ -204,7 +232,7 @@ final class CheckpointCoordinator: @unchecked Sendable {
             for subtask in 0..<plan.parallelism[node.id] {
                 guard let snapshot = entry.acks[TaskKey(chain: chain, subtask: subtask)]?[node.id] else { continue }
                 var extra = snapshot.extra
-                if subtask == 0, let enumerator = entry.enumerators[node.id] {
+                if subtask == 0, let enumerator = entry.enumerators?[node.id] {
                     extra.append(.init(name: "enumerator", bytes: enumerator))
                 }
                 if snapshot.isEmpty && extra.isEmpty { continue }

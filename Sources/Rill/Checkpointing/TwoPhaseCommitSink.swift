@@ -93,14 +93,29 @@ final class TwoPhaseCommitSinkOperator<S: TwoPhaseCommitSink>: OneInputStreamOpe
         pending = waiting
     }
 
-    /// End of input: the last transaction commits with the job's successful end.
+    /// End of input: the last transaction is pre-committed here and commits, with those still
+    /// pending, when the whole job attempt has finished (``FinalCommits``).
     @usableFromInline func finish() throws {
-        guard var transaction = current else { return }
-        try sink.preCommit(&transaction)
-        for entry in pending { try sink.commit(entry.transaction) }
-        try sink.commit(transaction)
-        pending = []
+        guard var last = current else { return }
+        try sink.preCommit(&last)
         current = nil
+        let (sink, transaction) = (self.sink, last)
+        let waiting = pending.map(\.transaction)
+        pending = []
+        let (name, subtask, parallelism) = (sinkContext.operatorName, sinkContext.subtaskIndex, sinkContext.parallelism)
+        sinkContext.setup.job.finalCommits.add(
+            commit: {
+                do {
+                    for earlier in waiting { try sink.commit(earlier) }
+                    try sink.commit(transaction)
+                } catch {
+                    throw RillError(.sinkFailed, "operator '\(name)' (subtask \(subtask + 1) of \(parallelism)) could not commit its last transactions at the end of the job: \(error)",
+                                    operatorName: name, subtaskIndex: subtask, underlying: error)
+                }
+            },
+            // The pending ones belong to checkpoints that may have completed: a restored sink
+            // commits or aborts them.
+            abort: { sink.abort(transaction) })
     }
 
     @usableFromInline func close() throws {

@@ -51,7 +51,8 @@ final class JobExecution: @unchecked Sendable {
     private let gates: [[InputGate]]
     /// `channelIndex[chain][subtask][edge << 32 | upstream]`
     private let channelIndex: [[[Int: Int]]]
-    private let shared = JobShared()
+    /// Read by the job master for the sinks' final commits.
+    let shared = JobShared()
     /// Per node, per subtask.
     let metrics: [[OperatorMetrics]]
     private let startMillis: Int64
