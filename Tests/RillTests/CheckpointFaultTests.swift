@@ -115,4 +115,81 @@ final class CheckpointFaultTests: XCTestCase {
         XCTAssertNil(try coordinator.snapshot { injected = true })
         XCTAssertTrue(injected, "the barriers are injected all the same")
     }
+
+    /// The disk fills up while a job runs: each checkpoint whose state no longer fits fails and
+    /// is counted, the job goes on to the exact output, nothing half-written is left behind, and
+    /// a restore from the latest checkpoint takes the last complete one and resumes consistently
+    /// from where it was taken.
+    func testDiskFullDuringAJobFailsCheckpointsNotTheJob() throws {
+        let volume = try makeTemporaryDirectory() + "/small"
+        try mountSmallTmpfs(at: volume, kibibytes: 128)
+        let directory = volume + "/checkpoints"
+        let records: Int64 = 2_000
+        func makeJob(restore: RestoreSettings, results: TransactionalResults<ValueSum>) -> StreamEnvironment {
+            let env = StreamEnvironment()
+            env.configuration.parallelism = 1
+            env.configuration.checkpoints.directory = directory
+            env.configuration.checkpoints.interval = .milliseconds(1)
+            env.configuration.checkpoints.tolerableFailedCheckpoints = Int.max
+            env.configuration.restore = restore
+            // A checkpoint after every 50 records; 128 bytes of state more per record.
+            env.fromSource(PacedSequenceSource(count: records, chunk: 50, failures: FailureInjector([])), name: "Paced Source")
+                .uid("numbers")
+                .keyBy { $0 % 4 }
+                .process(PaddedRunningSum()).uid("padded-sum")
+                .sinkTo(TransactionalCollectSink(results))
+            return env
+        }
+        var sums: [Int64: Int64] = [:]
+        let expected = (0..<records).map { value in
+            sums[value % 4, default: 0] += value
+            return ValueSum(key: value % 4, value: value, sum: sums[value % 4]!)
+        }
+
+        let results = TransactionalResults<ValueSum>()
+        let client = try makeJob(restore: .none, results: results).executeAsync("disk full")
+        _ = try client.waitForResult()
+        let statistics = client.checkpointStatistics
+        XCTAssertGreaterThanOrEqual(statistics.completed, 1, "the first checkpoints fit")
+        XCTAssertGreaterThanOrEqual(statistics.failed, 5, "later ones do not")
+        XCTAssertEqual(client.restarts, 0, "a checkpoint that cannot be written does not fail the job")
+        XCTAssertEqual(Dictionary(grouping: results.committed, by: \.key), Dictionary(grouping: expected, by: \.key))
+        XCTAssertEqual(results.unfinishedTransactions, 0)
+
+        let files = try FileManager.default.subpathsOfDirectory(atPath: directory)
+        XCTAssertEqual(files.filter { ($0 as NSString).lastPathComponent.hasPrefix(".tmp-") }, [], "no temporary file is left")
+        let storage = try CheckpointStorage(directory: directory)
+        let latest = try storage.latestCompleted(verification: .checksums)
+        XCTAssertEqual(storage.listCheckpoints().filter(\.isValid).map(\.checkpointId), [latest.metadata.checkpointId])
+
+        // The same store: the transactions the checkpoint lists were committed by the first job.
+        let before = results.committed.count
+        _ = try makeJob(restore: .latestCheckpoint, results: results).executeBlocking("resumed after disk full")
+        let output = Array(results.committed.dropFirst(before))
+        let position = try XCTUnwrap(output.map(\.value).min(), "the restored job has records to read")
+        XCTAssertGreaterThan(position, 0, "it resumes where the checkpoint was taken, not from the start")
+        XCTAssertEqual(Dictionary(grouping: output, by: \.key),
+                       Dictionary(grouping: expected.filter { $0.value >= position }, by: \.key),
+                       "the restored state matches the restored position")
+    }
+}
+
+/// Emits (key, value, running sum) per record and keeps 128 bytes per record in list state, so
+/// the state outgrows a small disk as the job goes on.
+final class PaddedRunningSum: KeyedProcessFunction {
+    typealias Key = Int64
+    var sum: ValueState<Int64>!
+    var padding: ListState<[UInt8]>!
+
+    func open(_ context: RuntimeContext) throws {
+        sum = try context.getState(ValueStateDescriptor<Int64>(name: "sum"))
+        padding = try context.getListState(ListStateDescriptor<[UInt8]>(name: "padding"))
+    }
+
+    func processElement(_ value: Int64, _ context: KeyedProcessContext<Int64, ValueSum>, _ out: Collector<ValueSum>) throws {
+        padding.add([UInt8](repeating: UInt8(truncatingIfNeeded: value), count: 128))
+        let next = (sum.value() ?? 0) + value
+        sum.update(next)
+        try out.collect(ValueSum(key: context.currentKey, value: value, sum: next))
+    }
 }
