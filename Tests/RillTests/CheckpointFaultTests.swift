@@ -116,6 +116,37 @@ final class CheckpointFaultTests: XCTestCase {
         XCTAssertTrue(injected, "the barriers are injected all the same")
     }
 
+    /// Every task may acknowledge a checkpoint before the triggering thread has attached the
+    /// state of the sources' split enumerators; the checkpoint then waits for that state rather
+    /// than completing without it (a restore would hand every split out again).
+    func testACheckpointAcknowledgedBeforeItsEnumeratorStateIsAttachedKeepsThatState() throws {
+        let env = StreamEnvironment()
+        env.configuration.parallelism = 1
+        env.fromSequence(0...9).addSink { _ in }
+        let plan = try ExecutionPlan(graph: env.graph, configuration: env.configuration)
+        XCTAssertEqual(plan.chains.count, 1, "source and sink form one task")
+        let storage = try CheckpointStorage(directory: try makeCheckpointDirectory())
+        let coordinator = CheckpointCoordinator(config: CheckpointConfig(), storage: storage, jobName: "race",
+                                                plan: plan, restoredFrom: nil)
+        let sourceNode = try XCTUnwrap(plan.graph.nodes.first { $0.kind == .source }).id
+        coordinator.injectBarriers = { [unowned coordinator] barrier in
+            // The only task acknowledges before the enumerator state is handed back.
+            coordinator.acknowledge(barrier.checkpointId, task: .init(chain: 0, subtask: 0),
+                                    snapshots: Dictionary(uniqueKeysWithValues: plan.chains[0].nodes.map { ($0, OperatorSnapshot()) }))
+            return [sourceNode: [1, 2, 3]]
+        }
+        let done = DispatchSemaphore(value: 0)
+        let outcome = Mutex<Result<String, any Error>?>(nil)
+        coordinator.trigger(type: .checkpoint) { result in
+            outcome.withLock { $0 = result }
+            done.signal()
+        }
+        done.wait()
+        let path = try XCTUnwrap(outcome.withLock { $0 }).get()
+        let metadata = try CheckpointStorage.load(path: path)
+        XCTAssertEqual(metadata.operators.flatMap { $0.subtasks.flatMap(\.extra) }.map(\.name), ["enumerator"])
+    }
+
     /// The disk fills up while a job runs: each checkpoint whose state no longer fits fails and
     /// is counted, the job goes on to the exact output, nothing half-written is left behind, and
     /// a restore from the latest checkpoint takes the last complete one and resumes consistently
