@@ -161,11 +161,15 @@ final class CheckpointCoordinator: @unchecked Sendable {
         }
     }
 
+    /// The job ended: no checkpoint starts, pending ones are dropped, and one being written is
+    /// finished first, so that nothing is still written into the directory once the job has
+    /// reported its end (a restore started then would see a half-written checkpoint).
     func stop() {
         lock.withLock {
             stopped = true
             pending.removeAll()
         }
+        writer.sync {}
     }
 
     /// A job attempt failed: every pending checkpoint is aborted (late acknowledgements from
