@@ -70,10 +70,11 @@ final class ExactlyOnceTests: XCTestCase {
         return output
     }()
 
-    /// Two records of one split, at least two chunks apart: the second is emitted only after a
-    /// checkpoint completed that covers the first, so the first fails its attempt before the
-    /// second is reached and the job restarts once per failure. (Records of different splits
-    /// are processed at the same time, and two failures in one attempt restart it once.)
+    /// Two records of one split, at least two chunks apart, so the first fails its attempt
+    /// before the second is reached and the job restarts once per failure: one source subtask
+    /// emits them in order, and (paced source) the second only after a checkpoint completed
+    /// that covers the first, so downstream has processed it. (Records of different splits are
+    /// processed at the same time, and two failures in one attempt restart it once.)
     static func twoSequentialRecords(using random: inout SeededGenerator) -> Set<Int64> {
         let splitSize = records / splits
         let start = Int64.random(in: 0..<splits, using: &random) * splitSize
@@ -189,8 +190,9 @@ final class ExactlyOnceTests: XCTestCase {
     }
 
     func assertScenario(_ point: FailurePoint, _ mode: CheckpointModeUnderTest) throws {
-        var probe = CheckpointConfig()
-        try mode.apply(to: &probe)
+        // Skips before any job runs in a mode the runtime does not have yet.
+        var modeCheck = CheckpointConfig()
+        try mode.apply(to: &modeCheck)
         for seed in Self.seeds {
             let run = try runJob(point, mode: mode, seed: seed)
             let label = run.label

@@ -139,6 +139,8 @@ final class CheckpointCoordinator: @unchecked Sendable {
         switch reason {
         case .taskFinished: fail(checkpointId, reason: "a task had already finished", counts: false)
         case .supersededByNewerCheckpoint: fail(checkpointId, reason: "a newer checkpoint overtook it", counts: false)
+        case .snapshotFailed(let error as OperatorFailure):
+            fail(checkpointId, reason: "the snapshot of operator '\(error.operatorName)' failed: \(error.error)")
         case .snapshotFailed(let error): fail(checkpointId, reason: "a snapshot failed: \(error)")
         }
     }
