@@ -61,23 +61,65 @@ struct ValueSum: Hashable, Sendable, Codable {
 }
 
 /// Emits (key, value, running sum) per record from keyed ValueState, throwing where `failures`
-/// says (a failure in a user function).
+/// says (a failure in a user function). It also counts records per key in a state whose
+/// encoding can be made to fail (``FlakyEncodedCount``).
 final class FailingRunningSum: KeyedProcessFunction {
     typealias Key = Int64
     let failures: FailureInjector
     var sum: ValueState<Int64>!
+    var count: ValueState<FlakyEncodedCount>!
 
     init(failures: FailureInjector) { self.failures = failures }
 
     func open(_ context: RuntimeContext) throws {
         sum = try context.getState(ValueStateDescriptor<Int64>(name: "sum"))
+        count = try context.getState(ValueStateDescriptor<FlakyEncodedCount>(name: "count"))
     }
 
     func processElement(_ value: Int64, _ context: KeyedProcessContext<Int64, ValueSum>, _ out: Collector<ValueSum>) throws {
         try failures.check(value)
         let next = (sum.value() ?? 0) + value
         sum.update(next)
+        count.update(FlakyEncodedCount(value: (count.value()?.value ?? 0) + 1))
         try out.collect(ValueSum(key: context.currentKey, value: value, sum: next))
+    }
+}
+
+/// A number in keyed state whose encoding throws at chosen calls: keyed state is encoded only
+/// when it is snapshotted, so this makes an operator's state snapshot fail (as a value that
+/// cannot be serialized would).
+struct FlakyEncodedCount: Codable, Sendable {
+    let value: Int64
+
+    private struct Faults {
+        var calls = 0
+        var failing: Set<Int> = []
+        var fired = 0
+    }
+
+    /// Encode calls of this process since ``failEncoding(calls:)``; tests run one job at a time.
+    private static let faults = Mutex(Faults())
+
+    /// Makes the encode calls numbered `calls` (from 1, counting from now) throw; `[]` for none.
+    static func failEncoding(calls: Set<Int>) { faults.withLock { $0 = Faults(failing: calls) } }
+
+    /// How many encode calls have thrown since ``failEncoding(calls:)``.
+    static var firedCount: Int { faults.withLock { $0.fired } }
+
+    init(value: Int64) { self.value = value }
+
+    init(from decoder: any Decoder) throws { value = try decoder.singleValueContainer().decode(Int64.self) }
+
+    func encode(to encoder: any Encoder) throws {
+        let fails = Self.faults.withLock { faults -> Bool in
+            faults.calls += 1
+            guard faults.failing.contains(faults.calls) else { return false }
+            faults.fired += 1
+            return true
+        }
+        if fails { throw InjectedJobFailure(value: value) }
+        var container = encoder.singleValueContainer()
+        try container.encode(value)
     }
 }
 

@@ -37,9 +37,9 @@ enum CheckpointModeUnderTest: String, CustomStringConvertible {
 
 /// Exactly-once is shown, not assumed: small keyed jobs into a transactional sink, with failures
 /// injected at seeded random points — in a user function, in a source reader, in a generator
-/// source, in the sink's pre-commit (the snapshot) and in its commit — and the committed output
-/// compared with the failure-free output: per key the same records in the same order, none lost,
-/// none repeated. Every iteration also checks that its failures fired and what the job did about
+/// source, in a keyed state snapshot, in the sink's pre-commit (its snapshot) and in its commit —
+/// and the committed output compared with the failure-free output: per key the same records in
+/// the same order, none lost, none repeated. Every iteration also checks that its failures fired and what the job did about
 /// them (restarts, failed checkpoints).
 ///
 /// The job: a source at parallelism 2 → keyBy → running sum per key (keyed ValueState) →
@@ -94,6 +94,9 @@ final class ExactlyOnceTests: XCTestCase {
         /// The sink's pre-commit (its part of the checkpoint) throws once; the checkpoint is
         /// declined. Within `tolerableFailedCheckpoints` the job goes on; beyond, it restarts.
         case snapshot(tolerated: Bool)
+        /// The keyed operator's state snapshot throws once (a value fails to encode): the
+        /// checkpoint is declined before the sink in its chain pre-commits, and the job goes on.
+        case stateSnapshot
         /// The sink's commit (on checkpoint completion, or at the end of the job) throws once;
         /// the task fails and the restored sink commits again what the checkpoint pre-committed.
         case commit
@@ -105,6 +108,7 @@ final class ExactlyOnceTests: XCTestCase {
             case .sourceReader: "source reader"
             case .generatorSource: "generator source"
             case .snapshot(let tolerated): tolerated ? "snapshot (tolerated)" : "snapshot (not tolerated)"
+            case .stateSnapshot: "state snapshot"
             case .commit: "commit"
             }
         }
@@ -127,6 +131,7 @@ final class ExactlyOnceTests: XCTestCase {
         var recordFailures = FailureInjector([])
         var faults: TransactionalFaults?
         var tolerable = Int.max
+        var stateEncodingFailures: Set<Int> = []
         let expectedRestarts: Int
         switch point {
         case .none:
@@ -141,6 +146,12 @@ final class ExactlyOnceTests: XCTestCase {
             faults = TransactionalFaults(failing: [.preCommit: [call]])
             tolerable = tolerated ? Int.max : 0
             expectedRestarts = tolerated ? 0 : 1
+        case .stateSnapshot:
+            // Every checkpoint after the first chunk encodes the counts of all 20 keys, and each
+            // sink subtask takes at least `chunksPerSplit - 1` checkpoints.
+            let encodesBeforeTheEnd = Int(Self.splits * Self.keysPerSplit) * (Self.chunksPerSplit - 2)
+            stateEncodingFailures = [Int.random(in: 1...encodesBeforeTheEnd, using: &random)]
+            expectedRestarts = 0
         case .commit:
             // Every pre-committed transaction is committed once; there are at least
             // 2 × chunksPerSplit of them. Later calls are those at the end of the job.
@@ -180,11 +191,13 @@ final class ExactlyOnceTests: XCTestCase {
             .sinkTo(TransactionalCollectSink(results, faults: faults))
 
         let label = "\(point), \(mode), seed \(seed)"
+        FlakyEncodedCount.failEncoding(calls: stateEncodingFailures)
+        defer { FlakyEncodedCount.failEncoding(calls: []) }
         let client = try env.executeAsync(label)
         _ = try client.waitForResult()
         return Run(committed: results.committed, restarts: client.restarts, expectedRestarts: expectedRestarts,
-                   plannedFailures: faults == nil ? recordFailures.planned : 1,
-                   firedFailures: faults?.injectedCount ?? recordFailures.firedCount,
+                   plannedFailures: recordFailures.planned + (faults == nil ? 0 : 1) + stateEncodingFailures.count,
+                   firedFailures: recordFailures.firedCount + (faults?.injectedCount ?? 0) + FlakyEncodedCount.firedCount,
                    failedCheckpoints: client.checkpointStatistics.failed,
                    unfinishedTransactions: results.unfinishedTransactions, label: label)
     }
@@ -199,7 +212,7 @@ final class ExactlyOnceTests: XCTestCase {
             XCTAssertEqual(run.firedFailures, run.plannedFailures, "\(label): every injected failure fired")
             XCTAssertEqual(run.restarts, run.expectedRestarts, "\(label): restarts")
             XCTAssertEqual(run.unfinishedTransactions, 0, "\(label): every transaction ends committed or aborted")
-            if case .snapshot(tolerated: true) = point {
+            if point.isToleratedSnapshotFailure {
                 XCTAssertGreaterThanOrEqual(run.failedCheckpoints, 1, "\(label): the declined checkpoint is counted")
             }
             if mode.isExactlyOnce {
@@ -282,6 +295,11 @@ final class ExactlyOnceTests: XCTestCase {
     }
     func testToleratedSnapshotFailureAtLeastOnce() throws { try assertScenario(.snapshot(tolerated: true), .atLeastOnce) }
 
+    func testStateSnapshotFailureAligned() throws { try assertScenario(.stateSnapshot, .aligned) }
+    func testStateSnapshotFailureUnaligned() throws { try assertScenario(.stateSnapshot, .unaligned) }
+    func testStateSnapshotFailureAlignedThenUnaligned() throws { try assertScenario(.stateSnapshot, .alignedThenUnaligned) }
+    func testStateSnapshotFailureAtLeastOnce() throws { try assertScenario(.stateSnapshot, .atLeastOnce) }
+
     func testSnapshotFailureBeyondToleranceAligned() throws { try assertScenario(.snapshot(tolerated: false), .aligned) }
     func testSnapshotFailureBeyondToleranceUnaligned() throws { try assertScenario(.snapshot(tolerated: false), .unaligned) }
     func testSnapshotFailureBeyondToleranceAlignedThenUnaligned() throws {
@@ -300,4 +318,10 @@ final class ExactlyOnceTests: XCTestCase {
 extension ExactlyOnceTests.FailurePoint {
     var isUserFunction: Bool { if case .userFunction = self { true } else { false } }
     var isSourceReader: Bool { if case .sourceReader = self { true } else { false } }
+    var isToleratedSnapshotFailure: Bool {
+        switch self {
+        case .snapshot(tolerated: true), .stateSnapshot: true
+        default: false
+        }
+    }
 }
