@@ -139,7 +139,7 @@ final class CheckpointStorageFaultTests: XCTestCase {
     func testDiskFullFailsTheCheckpointAndLeavesNothingHalfWritten() throws {
         let base = try makeTemporaryDirectory()
         let volume = base + "/small"
-        try mountSmallTmpfs(at: volume)
+        try mountSmallTmpfs(at: volume, kibibytes: 64)
         let storage = try CheckpointStorage(directory: volume + "/checkpoints")
         let first = try CheckpointFixture.write(storage, id: 1)
 
@@ -172,7 +172,7 @@ final class CheckpointStorageFaultTests: XCTestCase {
         XCTAssertEqual(try storage.latestCompleted().metadata, fourth)
 
         // A read-only volume is refused up front.
-        try run("/bin/mount", "-o", "remount,ro", volume)
+        try runCommand("/bin/mount", "-o", "remount,ro", volume)
         let readOnly = assertCheckpointError(.io) { try CheckpointStorage(directory: volume + "/checkpoints") }
         XCTAssertTrue(readOnly?.message.contains("not writable") == true, readOnly?.message ?? "")
     }
@@ -188,15 +188,6 @@ final class CheckpointStorageFaultTests: XCTestCase {
         handle.write(Data([byte ^ 0x10]))
     }
 
-    /// Mounts a 64 KiB tmpfs at `path` for the test, or skips the test when that is not allowed.
-    private func mountSmallTmpfs(at path: String) throws {
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        guard (try? run("/bin/mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", path)) != nil else {
-            throw XCTSkip("cannot mount a tmpfs here (needs root); the disk-full path is not exercised")
-        }
-        addTeardownBlock { [self] in try? run("/bin/umount", path) }
-    }
-
     /// Writes a file that takes the rest of the volume; returns its path.
     private func fillRemainingSpace(in volume: String) throws -> String {
         let path = volume + "/pad"
@@ -206,17 +197,5 @@ final class CheckpointStorageFaultTests: XCTestCase {
         let block = Data(repeating: 0, count: 4096)
         while (try? handle.write(contentsOf: block)) != nil {}
         return path
-    }
-
-    private func run(_ executable: String, _ arguments: String...) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw CheckpointError(code: .io, message: "\(executable) \(arguments) failed")
-        }
     }
 }

@@ -107,6 +107,28 @@ extension XCTestCase {
         return nil
     }
 
+    /// Mounts a tmpfs of `kibibytes` at `path` for the test, or skips the test when that is not
+    /// allowed (it needs root).
+    func mountSmallTmpfs(at path: String, kibibytes: Int) throws {
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        guard (try? runCommand("/bin/mount", "-t", "tmpfs", "-o", "size=\(kibibytes)k", "tmpfs", path)) != nil else {
+            throw XCTSkip("cannot mount a tmpfs here (needs root); the disk-full path is not exercised")
+        }
+        addTeardownBlock { [self] in try? runCommand("/bin/umount", path) }
+    }
+
+    func runCommand(_ executable: String, _ arguments: String...) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw CheckpointError(code: .io, message: "\(executable) \(arguments) failed")
+        }
+    }
+
     /// The names in `directory`, sorted (empty when it does not exist).
     func fileNames(_ directory: String) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted()

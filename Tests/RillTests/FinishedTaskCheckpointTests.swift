@@ -187,4 +187,40 @@ final class FinishedTaskCheckpointTests: XCTestCase {
         XCTAssertEqual(Dictionary(grouping: results.committed, by: \.key), expected)
         XCTAssertEqual(results.unfinishedTransactions, 0)
     }
+
+    /// A bounded branch's transactional sink commits its last transaction with a final
+    /// checkpoint before its task ends; a later failure elsewhere restarts the job from a
+    /// checkpoint in which that branch is finished, so its records are committed exactly once.
+    func testABoundedBranchCommitsWithAFinalCheckpointAndIsNotRepeatedAfterALaterFailure() async throws {
+        let boundedResults = TransactionalResults<Int64>()
+        let feedResults = TransactionalResults<Int64>()
+        let feed = Feed()
+        let injector = FailureInjector([25])
+        let env = StreamEnvironment()
+        env.configuration.parallelism = 1
+        env.configuration.checkpoints.directory = temporaryDirectory("final-checkpoint")
+        env.configuration.checkpoints.interval = .milliseconds(5)
+        env.configuration.restartStrategy = .fixedDelay(attempts: 1, delay: .zero)
+        env.fromSequence(0...99).uid("bounded")
+            .sinkTo(TransactionalCollectSink(boundedResults, name: "bounded")).uid("bounded-sink")
+        env.fromSource(FeedSource(feed: feed), name: "Feed").uid("feed")
+            .map { value -> Int64 in
+                try injector.check(value)
+                return value
+            }.uid("fails-once")
+            .sinkTo(TransactionalCollectSink(feedResults, name: "feed")).uid("feed-sink")
+        let client = try env.executeAsync("final checkpoint")
+        try await RuntimeTestKit.waitUntil("the bounded branch committed and ended") {
+            boundedResults.committed.count == 100 && client.master.checkpoints?.finishedTaskCount == 1
+        }
+        feed.append(0...49)
+        try await RuntimeTestKit.waitUntil("the job restarted after the injected failure") { client.restarts == 1 }
+        feed.close()
+        _ = try await client.result()
+
+        XCTAssertEqual(injector.firedCount, 1)
+        XCTAssertEqual(boundedResults.committed, Array(0...99), "the finished branch did not run again")
+        XCTAssertEqual(feedResults.committed.sorted(), Array(0...49))
+        XCTAssertEqual(boundedResults.unfinishedTransactions + feedResults.unfinishedTransactions, 0)
+    }
 }

@@ -23,10 +23,9 @@ final class CheckpointCoordinator: @unchecked Sendable {
         var inFlight: [TaskKey: [Int: [AnyObject]]] = [:]
         /// Tasks that had finished (their whole input processed) instead of snapshotting.
         var finished: Set<TaskKey> = []
-        var enumerators: [Int: [UInt8]] = [:]
-        /// Set once the barriers are in and `enumerators` is filled: before that, the
-        /// checkpoint cannot complete, however fast the tasks acknowledge.
-        var barriersInjected = false
+        /// The split enumerators' state by source node, taken with the barriers' injection;
+        /// `nil` until the triggering thread has attached it.
+        var enumerators: [Int: [UInt8]]?
         var savepointDirectory: String?
         var completion: ((Result<String, any Error>) -> Void)?
     }
@@ -39,6 +38,10 @@ final class CheckpointCoordinator: @unchecked Sendable {
     private let writer = DispatchQueue(label: "rill.checkpoint-writer")
     private var nextCheckpointId: Int64
     private var pending: [Int64: Pending] = [:]
+    /// Checkpoints every task acknowledged that are still being written: still in flight for
+    /// `maxConcurrentCheckpoints`, or periodic checkpoints would queue up behind a slow disk,
+    /// holding their snapshots in memory and delaying every commit.
+    private var writing = 0
     private var consecutiveFailures = 0
     private var lastCompletedEndMillis: Int64 = 0
     private(set) var latestCompleted: CheckpointMetadata?
@@ -46,6 +49,9 @@ final class CheckpointCoordinator: @unchecked Sendable {
     /// Tasks of the running attempt that finished: they take part in every checkpoint as
     /// finished, so a job whose bounded inputs ended still checkpoints (Flink's FLIP-147).
     private var finishedTasks: Set<TaskKey> = []
+    /// Between a failed job attempt and the next: a checkpoint started now would wait for
+    /// tasks that are gone, and hold its slot of `maxConcurrentCheckpoints` until it times out.
+    private var suspended = false
     /// Statistics, for benchmarks and tests.
     private(set) var completedCount = 0
     private(set) var failedCount = 0
@@ -88,9 +94,9 @@ final class CheckpointCoordinator: @unchecked Sendable {
     func trigger(type: SnapshotType, periodic: Bool = false, savepointDirectory: String? = nil,
                  completion: ((Result<String, any Error>) -> Void)? = nil) {
         let barrier: CheckpointBarrier? = lock.withLock {
-            guard !stopped else { return nil }
+            guard !stopped && !suspended else { return nil }
             if periodic {
-                guard pending.count < config.maxConcurrentCheckpoints else { return nil }
+                guard pending.count + writing < config.maxConcurrentCheckpoints else { return nil }
                 guard now - lastCompletedEndMillis >= config.minPauseBetweenCheckpoints.milliseconds else { return nil }
             }
             // Savepoints are always aligned, as in Flink: a savepoint holds no in-flight data.
@@ -108,15 +114,16 @@ final class CheckpointCoordinator: @unchecked Sendable {
             return barrier
         }
         guard let barrier else {
-            completion?(.failure(RillError(.invalidConfiguration, "a checkpoint could not start now (job stopping, or too many in flight)")))
+            completion?(.failure(RillError(.invalidConfiguration, "a checkpoint could not start now (job stopping or restarting, or too many in flight)")))
             return
         }
         do {
             guard let injectBarriers else { throw RillError(.internalError, "no running job attempt to checkpoint") }
             let enumerators = try injectBarriers(barrier)
+            // The tasks may all have acknowledged already: the checkpoint completes with
+            // whichever of the two comes last, never without its enumerators' state.
             let complete = lock.withLock { () -> Pending? in
                 pending[barrier.checkpointId]?.enumerators = enumerators
-                pending[barrier.checkpointId]?.barriersInjected = true
                 return takeIfComplete(barrier.checkpointId)
             }
             if let complete { writer.async { [self] in finalize(complete) } }
@@ -152,6 +159,18 @@ final class CheckpointCoordinator: @unchecked Sendable {
         writer.async { [self] in finalize(complete) }
     }
 
+    /// Checkpoints in progress that `task` has not acknowledged, oldest first.
+    func unacknowledged(by task: TaskKey) -> [CheckpointBarrier] {
+        lock.withLock { pending.values.filter { $0.acks[task] == nil }.map(\.barrier).sorted { $0.checkpointId < $1.checkpointId } }
+    }
+
+    /// A task waits for a final checkpoint: start one now unless one is running (or may not
+    /// start yet; then the periodic trigger starts it).
+    func requestFinalCheckpoint() {
+        guard config.interval != nil else { return }
+        DispatchQueue.global().async { [weak self] in self?.trigger(type: .checkpoint, periodic: true) }
+    }
+
     /// Tasks of the running attempt that have finished.
     var finishedTaskCount: Int { lock.withLock { finishedTasks.count } }
 
@@ -173,17 +192,20 @@ final class CheckpointCoordinator: @unchecked Sendable {
         for entry in completed { writer.async { [self] in finalize(entry) } }
     }
 
-    /// Removes and returns checkpoint `checkpointId` if every task acknowledged it and its
-    /// barriers are all injected. Call with `lock` held.
+    /// Takes checkpoint `checkpointId` out of `pending` for writing once every task has
+    /// acknowledged it and its enumerators' state is attached. Called under `lock`.
     private func takeIfComplete(_ checkpointId: Int64) -> Pending? {
-        guard let entry = pending[checkpointId], entry.barriersInjected, entry.acks.count == expectedTasks else { return nil }
+        guard let entry = pending[checkpointId], entry.enumerators != nil, entry.acks.count == expectedTasks else { return nil }
         pending[checkpointId] = nil
+        writing += 1
         return entry
     }
 
     func decline(_ checkpointId: Int64, reason: TaskCheckpointing.Decline) {
         switch reason {
         case .supersededByNewerCheckpoint: fail(checkpointId, reason: "a newer checkpoint overtook it", counts: false)
+        case .snapshotFailed(let error as OperatorFailure):
+            fail(checkpointId, reason: "the snapshot of operator '\(error.operatorName)' failed: \(error.error)")
         case .snapshotFailed(let error): fail(checkpointId, reason: "a snapshot failed: \(error)")
         }
     }
@@ -206,19 +228,25 @@ final class CheckpointCoordinator: @unchecked Sendable {
         }
     }
 
+    /// The job ended: no checkpoint starts, pending ones are dropped, and one being written is
+    /// finished first, so that nothing is still written into the directory once the job has
+    /// reported its end (a restore started then would see a half-written checkpoint).
     func stop() {
         lock.withLock {
             stopped = true
             pending.removeAll()
         }
+        writer.sync {}
     }
 
     /// A job attempt failed: every pending checkpoint is aborted (late acknowledgements from
     /// the failed attempt are ignored), and checkpoints already being written finish first, so
     /// the next attempt restores from a settled latest checkpoint. Without this, a checkpoint of
     /// the failed attempt could complete after the next attempt had aborted its transactions.
+    /// No checkpoint starts until ``resume()``.
     func failover() {
         let aborted = lock.withLock { () -> [Int64] in
+            suspended = true
             let ids = Array(pending.keys)
             pending.removeAll()
             finishedTasks.removeAll()
@@ -228,10 +256,16 @@ final class CheckpointCoordinator: @unchecked Sendable {
         writer.sync {}
     }
 
+    /// The next job attempt is set up: checkpoints may start again.
+    func resume() {
+        lock.withLock { suspended = false }
+    }
+
     // MARK: writing
 
     private func finalize(_ entry: Pending) {
         let checkpointId = entry.barrier.checkpointId
+        defer { lock.withLock { writing -= 1 } }
         do {
             let metadata = try write(entry)
             try storage.commit(metadata)
@@ -275,7 +309,7 @@ final class CheckpointCoordinator: @unchecked Sendable {
                 guard let snapshot = entry.acks[task]?[node.id] ?? (inFlight.isEmpty && !finished ? nil : OperatorSnapshot()) else { continue }
                 var extra = snapshot.extra
                 if finished { extra.append(.init(name: RestorePlanner.finishedMarker, bytes: [])) }
-                if subtask == 0, let enumerator = entry.enumerators[node.id] {
+                if subtask == 0, let enumerator = entry.enumerators?[node.id] {
                     extra.append(.init(name: "enumerator", bytes: enumerator))
                 }
                 if snapshot.isEmpty && extra.isEmpty && inFlight.isEmpty { continue }

@@ -13,6 +13,15 @@ protocol CheckpointedOperator: AnyObject {
     func notifyCheckpointAborted(_ checkpointId: Int64) throws
 }
 
+/// An operator whose work outlives its input: after end of input its task stays alive until a
+/// checkpoint covering that work completed (Flink's final checkpoint, FLIP-147) — a
+/// transactional sink's last transaction commits with it, never from memory after the fact.
+@usableFromInline
+protocol FinalCheckpointAwaiting: AnyObject {
+    /// Checked after end of input and after each completed checkpoint.
+    var awaitsFinalCheckpoint: Bool { get }
+}
+
 extension CheckpointedOperator {
     @usableFromInline func notifyCheckpointComplete(_ checkpointId: Int64) throws {}
     @usableFromInline func notifyCheckpointAborted(_ checkpointId: Int64) throws {}

@@ -35,6 +35,8 @@ final class TwoPhaseCommitSinkOperator<S: TwoPhaseCommitSink>: OneInputStreamOpe
     /// Pre-committed transactions by the checkpoint that covers them.
     var pending: [(checkpointId: Int64, transaction: S.Transaction)] = []
     var restored: [S.Transaction] = []
+    /// Pre-committed at end of input, waiting for the next checkpoint.
+    var lastTransaction: S.Transaction?
 
     @usableFromInline
     init(sink: S, setup: OperatorSetup) {
@@ -73,10 +75,15 @@ final class TwoPhaseCommitSinkOperator<S: TwoPhaseCommitSink>: OneInputStreamOpe
     @usableFromInline func processWatermark(_ watermark: Int64) throws { context.watermark = watermark }
 
     @usableFromInline func snapshotState(checkpointId: Int64, into snapshot: OperatorSnapshot, incremental: Bool) throws {
-        guard var transaction = current else { return }
-        try sink.preCommit(&transaction)
-        pending.append((checkpointId, transaction))
-        current = try sink.beginTransaction(sinkContext)
+        if let last = lastTransaction {
+            // Input ended: the last transaction (pre-committed then) commits with this checkpoint.
+            pending.append((checkpointId, last))
+            lastTransaction = nil
+        } else if var transaction = current {
+            try sink.preCommit(&transaction)
+            pending.append((checkpointId, transaction))
+            current = try sink.beginTransaction(sinkContext)
+        }
         let encoder = BinaryCodableEncoder()
         let subtask = sinkContext.subtaskIndex
         snapshot.operatorState.append((name: "pending-transactions", distribution: "union", elements: try pending.map {
@@ -93,20 +100,45 @@ final class TwoPhaseCommitSinkOperator<S: TwoPhaseCommitSink>: OneInputStreamOpe
         pending = waiting
     }
 
-    /// End of input: the last transaction commits with the job's successful end.
+    /// End of input: the last transaction is pre-committed here. With periodic checkpoints it
+    /// commits with the next checkpoint, which the task waits for (``awaitsFinalCheckpoint``);
+    /// without, it commits with those still pending when the whole job attempt has finished
+    /// (``FinalCommits``).
     @usableFromInline func finish() throws {
-        guard var transaction = current else { return }
-        try sink.preCommit(&transaction)
-        for entry in pending { try sink.commit(entry.transaction) }
-        try sink.commit(transaction)
-        pending = []
+        guard var last = current else { return }
+        try sink.preCommit(&last)
         current = nil
+        if sinkContext.setup.configuration.checkpoints.interval != nil {
+            lastTransaction = last
+            return
+        }
+        let (sink, transaction) = (self.sink, last)
+        let waiting = pending.map(\.transaction)
+        pending = []
+        let (name, subtask, parallelism) = (sinkContext.operatorName, sinkContext.subtaskIndex, sinkContext.parallelism)
+        sinkContext.setup.job.finalCommits.add(
+            commit: {
+                do {
+                    for earlier in waiting { try sink.commit(earlier) }
+                    try sink.commit(transaction)
+                } catch {
+                    throw RillError(.sinkFailed, "operator '\(name)' (subtask \(subtask + 1) of \(parallelism)) could not commit its last transactions at the end of the job: \(error)",
+                                    operatorName: name, subtaskIndex: subtask, underlying: error)
+                }
+            },
+            // The pending ones belong to checkpoints that may have completed: a restored sink
+            // commits or aborts them.
+            abort: { sink.abort(transaction) })
     }
 
     @usableFromInline func close() throws {
         if let current { sink.abort(current) }
         current = nil
     }
+}
+
+extension TwoPhaseCommitSinkOperator: FinalCheckpointAwaiting {
+    @usableFromInline var awaitsFinalCheckpoint: Bool { lastTransaction != nil || !pending.isEmpty }
 }
 
 extension DataStream {

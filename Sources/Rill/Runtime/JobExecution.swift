@@ -51,7 +51,8 @@ final class JobExecution: @unchecked Sendable {
     private let gates: [[InputGate]]
     /// `channelIndex[chain][subtask][edge << 32 | upstream]`
     private let channelIndex: [[[Int: Int]]]
-    private let shared = JobShared()
+    /// Read by the job master for the sinks' final commits.
+    let shared = JobShared()
     /// Per node, per subtask.
     let metrics: [[OperatorMetrics]]
     private let startMillis: Int64
@@ -343,7 +344,9 @@ final class JobExecution: @unchecked Sendable {
                 acknowledge: { id, snapshots, inFlight in
                     checkpoints.acknowledge(id, task: key, snapshots: snapshots, inFlight: inFlight)
                 },
-                declined: { id, reason in checkpoints.decline(id, reason: reason) })
+                declined: { id, reason in checkpoints.decline(id, reason: reason) },
+                unacknowledged: { checkpoints.unacknowledged(by: key) },
+                requestFinalCheckpoint: { checkpoints.requestFinalCheckpoint() })
         }
         return StreamTask(name: chain.name, subtaskIndex: subtask, gate: gate, timeService: timeService, members: members,
                           sourcePoll: head.pollNext, channelInputs: channelInputs, networkOutputs: networkOutputs,
@@ -434,6 +437,11 @@ final class JobExecution: @unchecked Sendable {
             } else {
                 inject()
             }
+        }
+        // Tasks whose input ended and that wait for a final checkpoint get no barrier through
+        // their inputs any more: they are triggered like sources.
+        for task in running.joined().compactMap({ $0 }) where task.isAwaitingFinalCheckpoint.load(ordering: .acquiring) {
+            task.gate.enqueueMail { try task.triggerCheckpoint(barrier) }
         }
         return enumerators
     }

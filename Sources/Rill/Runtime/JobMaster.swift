@@ -106,18 +106,17 @@ final class JobMaster: @unchecked Sendable {
             let result = Result { try current.waitForResult() }
             switch result {
             case .success(let value):
-                finish(.success(value))
+                finish(commitAtEnd(of: current).map { value })
                 return
             case .failure(let error):
+                current.shared.finalCommits.abortAll()
                 let rill = error as? RillError ?? RillError(.jobFailed, "\(error)", underlying: error)
                 checkpoints?.failover()
-                let delay = rill.code == .jobCancelled ? nil : restartDelay()
-                guard let delay else {
+                let from = checkpoints?.latestCompleted.map { "checkpoint \($0.checkpointId)" } ?? "the start"
+                guard waitToRestart(after: rill, from: from) else {
                     finish(.failure(rill))
                     return
                 }
-                FileOutput.standardError("rill: job '\(jobName)' failed (\(rill.message)); restarting in \(delay) ms from \(checkpoints?.latestCompleted.map { "checkpoint \($0.checkpointId)" } ?? "the start")")
-                if delay > 0 { lock.withLock { lock.waitProducer(timeoutNanos: delay * 1_000_000) } }
                 do {
                     let next = try lock.withLock { () -> JobExecution? in
                         guard !cancelled else { return nil }
@@ -133,11 +132,42 @@ final class JobMaster: @unchecked Sendable {
                         finish(.failure(RillError(.jobCancelled, "job '\(jobName)' was cancelled")))
                         return
                     }
+                    checkpoints?.resume()
                     next.start()
                 } catch {
                     finish(.failure(error as? RillError ?? RillError(.jobFailed, "restart failed: \(error)", underlying: error)))
                     return
                 }
+            }
+        }
+    }
+
+    /// Waits as the restart strategy says before restarting after `failure`; `false` when the
+    /// job must not restart.
+    private func waitToRestart(after failure: RillError, from: String) -> Bool {
+        guard failure.code != .jobCancelled, let delay = restartDelay() else { return false }
+        FileOutput.standardError("rill: job '\(jobName)' failed (\(failure.message)); restarting in \(delay) ms from \(from)")
+        if delay > 0 { lock.withLock { lock.waitProducer(timeoutNanos: delay * 1_000_000) } }
+        return true
+    }
+
+    /// Commits what transactional sinks pre-committed when their input ended. A failed commit
+    /// is retried as the restart strategy allows, from the end of the finished attempt (as Flink
+    /// restores the final checkpoint, whose sinks commit again) and never from an earlier
+    /// checkpoint, which would replay records already committed.
+    private func commitAtEnd(of finished: JobExecution) -> Result<Void, RillError> {
+        while true {
+            do {
+                try finished.shared.finalCommits.commitAll()
+                return .success(())
+            } catch {
+                let rill = error as? RillError ?? RillError(.sinkFailed, "\(error)", underlying: error)
+                guard waitToRestart(after: rill, from: "the end of the job, committing again") else { return .failure(rill) }
+                let wasCancelled = lock.withLock { () -> Bool in
+                    if !cancelled { attemptNumber += 1 }
+                    return cancelled
+                }
+                if wasCancelled { return .failure(RillError(.jobCancelled, "job '\(jobName)' was cancelled")) }
             }
         }
     }

@@ -142,6 +142,7 @@ public final class LocalOperatorDriver {
             try built[id]!.control.finish()
         }
         try flushAll()
+        try job.finalCommits.commitAll()
     }
 
     /// Closes every operator.

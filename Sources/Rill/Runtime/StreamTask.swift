@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A failure inside one operator, annotated where it happened.
 @usableFromInline
 struct OperatorFailure: Error {
@@ -78,6 +80,12 @@ final class StreamTask {
     private var blockedChannels: [Int] = []
     private var endedChannels = 0
     private var finished = false
+    /// End of input was processed; the task may still wait for its final checkpoint.
+    private var inputFinished = false
+    /// The newest checkpoint triggered directly (not by a barrier) in this task.
+    private var lastTriggered: Int64 = 0
+    /// Read by the coordinator's thread: triggers go to tasks waiting for a final checkpoint.
+    let isAwaitingFinalCheckpoint = Atomic<Bool>(false)
     private var opened = false
     private var clockToken: Int?
 
@@ -128,6 +136,14 @@ final class StreamTask {
             try mail()
             didWork = true
         }
+        if inputFinished {
+            // Only checkpoint mails matter now; the task ends once nothing awaits one.
+            if !awaitsFinalCheckpoint {
+                finished = true
+                return .finished
+            }
+            return didWork ? .didWork : .idle
+        }
         if try timeService.fireDue() { didWork = true }
         if !networkOutputs.allSatisfy(\.isAvailable) {
             // Backpressured: no input, but a barrier that overtook the input still goes through.
@@ -142,18 +158,15 @@ final class StreamTask {
             case .moreAvailable: didWork = true
             case .nothingAvailable: break
             case .endOfInput:
-                try finishChain()
-                return .finished
+                return try finishChain()
             }
         } else if channelInputs.isEmpty {
-            try finishChain()
-            return .finished
+            return try finishChain()
         } else if let (channel, element) = gate.poll() {
             try process(element, channel: channel)
             didWork = true
             if endedChannels == channelInputs.count {
-                try finishChain()
-                return .finished
+                return try finishChain()
             }
         }
         return didWork ? .didWork : .idle
@@ -285,10 +298,12 @@ final class StreamTask {
         }
     }
 
-    /// Source tasks: the coordinator asks for a checkpoint (a mail, between records).
+    /// The coordinator asks for a checkpoint (a mail, between records): source tasks, and
+    /// tasks whose input ended that wait for their final checkpoint.
     func triggerCheckpoint(_ barrier: CheckpointBarrier) throws {
         // A finished task takes part as finished: the coordinator learns it when the task ends.
-        guard !finished else { return }
+        guard !finished, barrier.checkpointId > lastTriggered else { return }
+        lastTriggered = barrier.checkpointId
         try performCheckpoint(barrier)
     }
 
@@ -298,7 +313,9 @@ final class StreamTask {
     private func performCheckpoint(_ barrier: CheckpointBarrier) throws {
         guard let checkpointing else { return }
         let snapshots = try snapshotOperators(barrier)
-        if barrier.unaligned || barrier.alignmentTimedOut(nowMillis: SystemClock.shared.currentTimeMillis()) {
+        if inputFinished {
+            // Downstream tasks already saw this one end: no barrier follows.
+        } else if barrier.unaligned || barrier.alignmentTimedOut(nowMillis: SystemClock.shared.currentTimeMillis()) {
             // Late already: downstream tasks should not wait for the data in front of it.
             for output in networkOutputs { try output.broadcastPriorityBarrier(barrier.asUnaligned()) }
         } else {
@@ -372,8 +389,10 @@ final class StreamTask {
     }
 
     /// End of input: each operator, head first, learns that its input ended and emits what it
-    /// buffered; then downstream tasks learn that this one is done.
-    private func finishChain() throws {
+    /// buffered; then downstream tasks learn that this one is done. A chain whose operators
+    /// still have work for a checkpoint (a transactional sink's last transaction) stays alive
+    /// until a checkpoint covering it completed (Flink's final checkpoint, FLIP-147).
+    private func finishChain() throws -> StepResult {
         for member in members {
             try attributed(member.name) {
                 try member.control.endInput()
@@ -381,7 +400,22 @@ final class StreamTask {
             }
         }
         for output in networkOutputs { try output.broadcastControl(.endOfPartition) }
-        finished = true
+        inputFinished = true
+        guard awaitsFinalCheckpoint, let checkpointing else {
+            finished = true
+            return .finished
+        }
+        isAwaitingFinalCheckpoint.store(true, ordering: .releasing)
+        // Checkpoints already running never reach this task through its inputs any more.
+        for barrier in checkpointing.unacknowledged() { try triggerCheckpoint(barrier) }
+        checkpointing.requestFinalCheckpoint()
+        return .didWork
+    }
+
+    /// Whether an operator of the chain waits for a checkpoint to complete before the task may
+    /// end (checked after end of input).
+    private var awaitsFinalCheckpoint: Bool {
+        checkpointing != nil && members.contains { ($0.control.instance as? any FinalCheckpointAwaiting)?.awaitsFinalCheckpoint == true }
     }
 
     /// Pushes partial batches downstream, except into full channels: a flush must not block

@@ -45,12 +45,14 @@
     }
 
     /// The enumerator's unassigned splits, encoded, taken while `inject` runs under the lock, so
-    /// that no split assignment falls between the snapshot and the barriers' injection.
-    func snapshot(whileInjecting inject: () -> Void) throws -> [UInt8] {
+    /// that no split assignment falls between the snapshot and the barriers' injection. `nil`
+    /// before any reader registered: no split is assigned yet, and a restore must start the
+    /// enumerator afresh (an empty list would say that every split was handed out).
+    func snapshot(whileInjecting inject: () -> Void) throws -> [UInt8]? {
         try lock.withLock {
-            let splits = enumerator?.snapshotState() ?? restoredSplits ?? []
+            let splits = enumerator?.snapshotState() ?? restoredSplits
             inject()
-            return try BinaryCodableEncoder().encode(splits)
+            return try splits.map { try BinaryCodableEncoder().encode($0) }
         }
     }
 
@@ -145,7 +147,7 @@ final class SourceOperator<S: Source>: StreamOperator {
 
 /// What the checkpoint coordinator needs of a source coordinator, whatever its source type.
 protocol SourceCoordinating: AnyObject {
-    func snapshot(whileInjecting inject: () -> Void) throws -> [UInt8]
+    func snapshot(whileInjecting inject: () -> Void) throws -> [UInt8]?
 }
 
 extension SourceOperator: CheckpointedOperator {
