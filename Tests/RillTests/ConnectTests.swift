@@ -13,6 +13,28 @@ final class LabelBoth: CoProcessFunction {
     }
 }
 
+/// Input 1 registers timers (TimerCommand); input 2 reports what the context says of a key.
+/// Each timer firing emits `key@time domain`.
+final class CoTimerProbe: KeyedCoProcessFunction {
+    func processElement1(_ command: TimerCommand, _ context: KeyedProcessContext<String, String>, _ out: Collector<String>) throws {
+        switch command.op {
+        case .event(let time): context.timerService.registerEventTimeTimer(time)
+        case .processing(let time): context.timerService.registerProcessingTimeTimer(time)
+        default: XCTFail("unused command \(command.op)")
+        }
+    }
+
+    func processElement2(_ key: String, _ context: KeyedProcessContext<String, String>, _ out: Collector<String>) throws {
+        let watermark = context.currentWatermark == Int64.min ? "min" : String(context.currentWatermark)
+        try out.collect("\(context.currentKey) ts=\(context.timestamp.map(String.init) ?? "nil") wm=\(watermark) "
+                        + "domain=\(TimerFunction.name(context.timeDomain))")
+    }
+
+    func onTimer(_ timestamp: Int64, _ context: KeyedProcessContext<String, String>, _ out: Collector<String>) throws {
+        try out.collect("\(context.currentKey)@\(timestamp) \(TimerFunction.name(context.timeDomain))")
+    }
+}
+
 struct Order: Sendable {
     let id: Int
     let item: String
@@ -157,6 +179,26 @@ final class ConnectTests: XCTestCase {
         try harness.processWatermark1(Int64.max)
         try harness.processWatermark2(Int64.max)
         XCTAssertEqual(harness.output, [PaidOrder(id: 1, item: "a", amount: 10), PaidOrder(id: 2, item: "b", amount: -1)])
+    }
+
+    /// Both inputs share the key's timers: each firing sees its key and time domain, event-time
+    /// output carries the timer's time and processing-time output none, and records afterwards
+    /// see their own timestamp, the watermark and no time domain.
+    func testKeyedCoProcessTimersFireWithTheirKeyDomainAndTimestamp() throws {
+        let harness = try TwoInputOperatorTestHarness<TimerCommand, String, String> { commands, probes in
+            commands.keyBy(\.key).connect(probes.keyBy { $0 }).process(CoTimerProbe())
+        }
+        try harness.processElement1(.event("a", 10))
+        try harness.processElement1(.processing("b", 5))
+        try harness.processElement2("b", timestamp: 7)
+        try harness.setProcessingTime(5)
+        try harness.processWatermark1(20)
+        try harness.processWatermark2(20)
+        try harness.processElement2("a", timestamp: 30)
+        XCTAssertEqual(harness.output, ["b ts=7 wm=min domain=nil", "b@5 processing", "a@10 event",
+                                        "a ts=30 wm=20 domain=nil"])
+        XCTAssertEqual(harness.outputRecords.map(\.timestamp), [7, Int64.min, 10, 30])
+        XCTAssertEqual(harness.outputWatermarks, [20])
     }
 
     func testBroadcastStateInTheHarness() throws {

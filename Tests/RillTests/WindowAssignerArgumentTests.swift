@@ -6,34 +6,9 @@ import RillTesting
 /// `RillError(.invalidConfiguration)` that says what to change (Flink throws
 /// `IllegalArgumentException` from the constructor); the process never crashes.
 final class WindowAssignerArgumentTests: XCTestCase {
-    /// Builds `events → keyBy → window(assigner) → reduce → sink` and returns the error that
-    /// `execute()` fails with, checking that `explain()` and `executeAsync()` fail the same way.
     private func buildError<A: WindowAssigner>(_ assigner: A, file: StaticString = #filePath, line: UInt = #line) async -> RillError?
     where A.Element == WEvent {
-        let env = StreamEnvironment()
-        env.configuration.parallelism = 1
-        let results = CollectedResults<WEvent>()
-        env.fromCollection([WEvent("a", 1, 0)], watermarkStrategy: .forMonotonousTimestamps().withTimestampAssigner { e, _ in e.ts })
-            .keyBy(\.key)
-            .window(assigner)
-            .reduce { WEvent($0.key, $0.value + $1.value, $1.ts) }
-            .name("Sums")
-            .collect(into: results)
-        let explainError = RuntimeTestKit.expectRillErrorSync(code: .invalidConfiguration, file: file, line: line) { try env.explain() }
-        let asyncError = RuntimeTestKit.expectRillErrorSync(code: .invalidConfiguration, file: file, line: line) { try env.executeAsync() }
-        let error = await RuntimeTestKit.expectRillError(code: .invalidConfiguration, file: file, line: line) { try await env.execute() }
-        XCTAssertEqual(explainError?.message, error?.message, file: file, line: line)
-        XCTAssertEqual(asyncError?.message, error?.message, file: file, line: line)
-        XCTAssertEqual(error?.operatorName, "Sums", "the error names the window operator", file: file, line: line)
-        XCTAssertEqual(results.count, 0, "nothing ran", file: file, line: line)
-        return error
-    }
-
-    private func assertMessage(_ error: RillError?, contains parts: [String], file: StaticString = #filePath, line: UInt = #line) {
-        let message = error?.message ?? ""
-        for part in parts {
-            XCTAssertTrue(message.contains(part), "'\(part)' missing from: \(message)", file: file, line: line)
-        }
+        await windowBuildError(file: file, line: line) { $0.window(assigner).reduce { WEvent($0.key, $0.value + $1.value, $1.ts) } }
     }
 
     // MARK: tumbling
@@ -171,5 +146,36 @@ final class WindowAssignerArgumentTests: XCTestCase {
         try await env.execute()
         XCTAssertEqual(tumbling.values, [0, 1 + 2, 3], "windows [-1, 1), [1, 3), [3, 5)")
         XCTAssertEqual(sliding.values, [0, 1, 2, 3], "a 999 µs offset truncates to 0 ms")
+    }
+}
+
+extension XCTestCase {
+    /// Builds `events → keyBy → windowing → sink`, naming the window operator "Sums", and returns
+    /// the error that `execute()` fails with, checking that `explain()` and `executeAsync()` fail
+    /// the same way, that the error names the window operator and that nothing ran.
+    func windowBuildError(file: StaticString = #filePath, line: UInt = #line,
+                          _ windowing: (KeyedStream<WEvent, String>) -> DataStream<WEvent>) async -> RillError? {
+        let env = StreamEnvironment()
+        env.configuration.parallelism = 1
+        let results = CollectedResults<WEvent>()
+        windowing(env.fromCollection([WEvent("a", 1, 0)], watermarkStrategy: .forMonotonousTimestamps().withTimestampAssigner { e, _ in e.ts })
+            .keyBy(\.key))
+            .name("Sums")
+            .collect(into: results)
+        let explainError = RuntimeTestKit.expectRillErrorSync(code: .invalidConfiguration, file: file, line: line) { try env.explain() }
+        let asyncError = RuntimeTestKit.expectRillErrorSync(code: .invalidConfiguration, file: file, line: line) { try env.executeAsync() }
+        let error = await RuntimeTestKit.expectRillError(code: .invalidConfiguration, file: file, line: line) { try await env.execute() }
+        XCTAssertEqual(explainError?.message, error?.message, file: file, line: line)
+        XCTAssertEqual(asyncError?.message, error?.message, file: file, line: line)
+        XCTAssertEqual(error?.operatorName, "Sums", "the error names the window operator", file: file, line: line)
+        XCTAssertEqual(results.count, 0, "nothing ran", file: file, line: line)
+        return error
+    }
+
+    func assertMessage(_ error: RillError?, contains parts: [String], file: StaticString = #filePath, line: UInt = #line) {
+        let message = error?.message ?? ""
+        for part in parts {
+            XCTAssertTrue(message.contains(part), "'\(part)' missing from: \(message)", file: file, line: line)
+        }
     }
 }

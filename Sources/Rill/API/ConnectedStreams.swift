@@ -27,8 +27,8 @@ public struct ConnectedStreams<T1, T2> {
     public func process<F: CoProcessFunction>(_ function: @autoclosure @escaping @Sendable () -> F) -> DataStream<F.Out>
     where F.In1 == T1, F.In2 == T2 {
         addTwoInputOperator(name: "CoProcess", isKeyed: false, keyGroup1: nil, keyGroup2: nil) { setup, output in
-            BuiltOperator(twoInput: CoProcessOperator(function: function(), setup: setup,
-                                                      output: unsafeDowncast(output!, to: Output<F.Out>.self)))
+            BuiltOperator(twoInput: ProcessOperator(function: function(), setup: setup,
+                                                    output: unsafeDowncast(output!, to: Output<F.Out>.self)))
         }
     }
 

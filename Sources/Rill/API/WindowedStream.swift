@@ -12,7 +12,7 @@ extension KeyedStream {
     @inlinable
     public func window<A: WindowAssigner>(_ assigner: A) -> WindowedStream<T, K, A, A.DefaultTrigger> where A.Element == T {
         WindowedStream(input: self, assigner: assigner, trigger: assigner.defaultTrigger, hasCustomTrigger: false,
-                       evictor: nil, allowedLateness: 0, lateDataTag: nil, isNonParallel: false)
+                       evictor: nil, allowedLateness: 0, latenessError: nil, lateDataTag: nil, isNonParallel: false)
     }
 }
 
@@ -24,7 +24,7 @@ extension DataStream {
         let keyed = KeyedStream<T, Int8>(stream: self, key: { _ in 0 })
         return AllWindowedStream(WindowedStream(input: keyed, assigner: assigner, trigger: assigner.defaultTrigger,
                                                 hasCustomTrigger: false, evictor: nil, allowedLateness: 0,
-                                                lateDataTag: nil, isNonParallel: true))
+                                                latenessError: nil, lateDataTag: nil, isNonParallel: true))
     }
 }
 
@@ -44,18 +44,22 @@ where A.Element == T, Tr.Element == T, Tr.W == A.W {
     @usableFromInline let hasCustomTrigger: Bool
     @usableFromInline let windowEvictor: _AnyEvictor<T, A.W>?
     @usableFromInline let allowedLatenessMillis: Int64
+    /// Why the allowed lateness is invalid (negative, or beyond 64-bit milliseconds), for job
+    /// building to report.
+    @usableFromInline let latenessError: RillError?
     @usableFromInline let lateDataTag: OutputTag<T>?
     @usableFromInline let isNonParallel: Bool
 
     @inlinable
     init(input: KeyedStream<T, K>, assigner: A, trigger: Tr, hasCustomTrigger: Bool, evictor: _AnyEvictor<T, A.W>?,
-         allowedLateness: Int64, lateDataTag: OutputTag<T>?, isNonParallel: Bool) {
+         allowedLateness: Int64, latenessError: RillError?, lateDataTag: OutputTag<T>?, isNonParallel: Bool) {
         self.input = input
         self.assigner = assigner
         windowTrigger = trigger
         self.hasCustomTrigger = hasCustomTrigger
         windowEvictor = evictor
         allowedLatenessMillis = allowedLateness
+        self.latenessError = latenessError
         self.lateDataTag = lateDataTag
         self.isNonParallel = isNonParallel
     }
@@ -69,7 +73,7 @@ where A.Element == T, Tr.Element == T, Tr.W == A.W {
     where NewTrigger.Element == T, NewTrigger.W == A.W {
         WindowedStream<T, K, A, NewTrigger>(input: input, assigner: assigner, trigger: trigger, hasCustomTrigger: true,
                                             evictor: windowEvictor, allowedLateness: allowedLatenessMillis,
-                                            lateDataTag: lateDataTag, isNonParallel: isNonParallel)
+                                            latenessError: latenessError, lateDataTag: lateDataTag, isNonParallel: isNonParallel)
     }
 
     /// Removes elements from fired windows before and/or after the window function (Flink's
@@ -79,7 +83,7 @@ where A.Element == T, Tr.Element == T, Tr.W == A.W {
     public func evictor<E: Evictor>(_ evictor: E) -> WindowedStream where E.Element == T, E.W == A.W {
         WindowedStream(input: input, assigner: assigner, trigger: windowTrigger, hasCustomTrigger: hasCustomTrigger,
                        evictor: _AnyEvictor(evictor), allowedLateness: allowedLatenessMillis,
-                       lateDataTag: lateDataTag, isNonParallel: isNonParallel)
+                       latenessError: latenessError, lateDataTag: lateDataTag, isNonParallel: isNonParallel)
     }
 
     /// How long after the end of an event-time window (by the watermark) elements are still
@@ -87,12 +91,14 @@ where A.Element == T, Tr.Element == T, Tr.W == A.W {
     /// again at once with the updated result; the window's state is cleaned up at
     /// `maxTimestamp + lateness`. Has no effect on processing-time windows.
     ///
-    /// - Precondition: `lateness` is not negative.
+    /// `lateness` must not be negative (Flink: "The allowed lateness cannot be negative");
+    /// otherwise building the job fails with a `RillError(.invalidConfiguration)` that says what
+    /// to change.
     @inlinable
     public func allowedLateness(_ lateness: Duration) -> WindowedStream {
-        precondition(lateness >= .zero, "the allowed lateness cannot be negative")
+        let (millis, error) = _WindowArguments.checking("allowedLateness") { $0.millis(lateness, "allowed lateness", atLeast: 0) }
         return WindowedStream(input: input, assigner: assigner, trigger: windowTrigger, hasCustomTrigger: hasCustomTrigger,
-                              evictor: windowEvictor, allowedLateness: lateness.milliseconds,
+                              evictor: windowEvictor, allowedLateness: millis, latenessError: error,
                               lateDataTag: lateDataTag, isNonParallel: isNonParallel)
     }
 
@@ -103,8 +109,8 @@ where A.Element == T, Tr.Element == T, Tr.W == A.W {
     @inlinable
     public func sideOutputLateData(_ tag: OutputTag<T>) -> WindowedStream {
         WindowedStream(input: input, assigner: assigner, trigger: windowTrigger, hasCustomTrigger: hasCustomTrigger,
-                       evictor: windowEvictor, allowedLateness: allowedLatenessMillis, lateDataTag: tag,
-                       isNonParallel: isNonParallel)
+                       evictor: windowEvictor, allowedLateness: allowedLatenessMillis, latenessError: latenessError,
+                       lateDataTag: tag, isNonParallel: isNonParallel)
     }
 
     // MARK: window functions
@@ -245,8 +251,16 @@ where A.Element == T, Tr.Element == T, Tr.W == A.W {
         } else {
             windowed = input.addKeyedOperator(name: operatorName, build: build)
         }
-        windowed.producer.argumentError = (assigner as? any _ArgumentCheckedAssigner)?.argumentError
+        windowed.producer.argumentError = argumentError
         return windowed
+    }
+
+    /// The first invalid argument of the assigner, the trigger (or a trigger it wraps), the
+    /// evictor or the allowed lateness: building the job fails with it.
+    @inlinable
+    var argumentError: RillError? {
+        _WindowArguments.problem(of: assigner) ?? _WindowArguments.problem(of: windowTrigger)
+            ?? windowEvictor?.argumentError ?? latenessError
     }
 
     @inlinable
@@ -374,9 +388,11 @@ final class _AllWindowFunctionAdapter<P: ProcessAllWindowFunction>: ProcessWindo
 struct _AnyEvictor<T, W: Window>: Evictor {
     @usableFromInline let before: @Sendable (inout [TimestampedValue<T>], Int, W, EvictorContext) -> Void
     @usableFromInline let after: @Sendable (inout [TimestampedValue<T>], Int, W, EvictorContext) -> Void
+    @usableFromInline let argumentError: RillError?
 
     @inlinable
     init<E: Evictor>(_ evictor: E) where E.Element == T, E.W == W {
+        argumentError = _WindowArguments.problem(of: evictor)
         before = { evictor.evictBefore(&$0, size: $1, window: $2, context: $3) }
         after = { evictor.evictAfter(&$0, size: $1, window: $2, context: $3) }
     }

@@ -38,16 +38,17 @@ public final class EvictorContext {
 
 /// Keeps the last `maxCount` elements of a window (Flink's `CountEvictor`): when a window has
 /// more, the oldest (first added) go.
-public struct CountEvictor<Element, W: Window>: Evictor {
+public struct CountEvictor<Element, W: Window>: Evictor, _ArgumentChecked {
     public let maxCount: Int
     /// Evict after the window function instead of before.
     public let doEvictAfter: Bool
+    @usableFromInline let argumentError: RillError?
 
-    /// - Precondition: `maxCount` is not negative.
+    /// `maxCount` must not be negative (0 keeps nothing); otherwise building the job fails with
+    /// a `RillError(.invalidConfiguration)` that says what to change.
     @inlinable
     public init(maxCount: Int, doEvictAfter: Bool = false) {
-        precondition(maxCount >= 0, "CountEvictor needs a count of 0 or more, not \(maxCount)")
-        self.maxCount = maxCount
+        (self.maxCount, argumentError) = _WindowArguments.checking("CountEvictor") { $0.count(maxCount, "count", atLeast: 0) }
         self.doEvictAfter = doEvictAfter
     }
 
@@ -65,22 +66,27 @@ public struct CountEvictor<Element, W: Window>: Evictor {
     }
 
     func evict(_ elements: inout [TimestampedValue<Element>], size: Int) {
-        guard size > maxCount else { return }
-        elements.removeFirst(Swift.min(size - maxCount, elements.count))
+        // A negative count fails job building; called directly, it keeps nothing instead of overflowing.
+        let keep = Swift.max(maxCount, 0)
+        guard size > keep else { return }
+        elements.removeFirst(Swift.min(size - keep, elements.count))
     }
 }
 
 /// Keeps the elements of the last `windowSize` of event time, measured back from the newest
 /// element's timestamp (Flink's `TimeEvictor`): an element goes when
 /// `timestamp <= maxTimestamp - windowSize`. Does nothing when elements have no timestamps.
-public struct TimeEvictor<Element, W: Window>: Evictor {
+public struct TimeEvictor<Element, W: Window>: Evictor, _ArgumentChecked {
     /// Milliseconds of event time to keep.
     public let windowSize: Int64
     public let doEvictAfter: Bool
+    @usableFromInline let argumentError: RillError?
 
+    /// `windowSize` must fit in 64-bit milliseconds; otherwise building the job fails with a
+    /// `RillError(.invalidConfiguration)` that says what to change.
     @inlinable
     public init(windowSize: Duration, doEvictAfter: Bool = false) {
-        self.windowSize = windowSize.milliseconds
+        (self.windowSize, argumentError) = _WindowArguments.checking("TimeEvictor") { $0.millis(windowSize, "window size") }
         self.doEvictAfter = doEvictAfter
     }
 

@@ -1,41 +1,35 @@
-/// Runs a ``ProcessFunction``.
+/// Runs a non-keyed process function: a ``ProcessFunction`` on one input, or a
+/// ``CoProcessFunction`` on two (Flink's `ProcessOperator` and `CoProcessOperator`, which
+/// differ only in their inputs).
 @usableFromInline
-final class ProcessOperator<F: ProcessFunction>: OneInputStreamOperator {
-    @usableFromInline let function: F
-    @usableFromInline let output: Output<F.Out>
-    @usableFromInline let collector: Collector<F.Out>
-    @usableFromInline let context: ProcessContext<F.Out>
-    @usableFromInline let setup: OperatorSetup
+final class ProcessOperator<Function: RichFunction, Out>: ProcessFunctionOperator {
+    @usableFromInline let function: Function
+    @usableFromInline let process: ProcessCore<Out, ProcessContext<Out>>
 
     @inlinable
-    init(function: F, setup: OperatorSetup, output: Output<F.Out>) {
+    init(function: Function, setup: OperatorSetup, output: Output<Out>) {
         self.function = function
-        self.output = output
-        self.setup = setup
-        collector = Collector(output)
-        context = ProcessContext(output: output, timeService: setup.timeService)
+        process = ProcessCore(setup: setup, output: output)
     }
+}
 
-    @usableFromInline func open() throws { try function.open(setup.makeRuntimeContext()) }
+extension ProcessOperator: OneInputStreamOperator where Function: ProcessFunction, Function.Out == Out {
+    @inlinable
+    func processBatch(_ batch: [StreamRecord<Function.In>]) throws {
+        try process.processBatch(batch) { try function.processElement($0, $1, $2) }
+    }
+}
+
+extension ProcessOperator: TwoInputStreamOperator where Function: CoProcessFunction, Function.Out == Out {
+    @inlinable
+    func processBatch1(_ batch: [StreamRecord<Function.In1>]) throws {
+        try process.processBatch(batch) { try function.processElement1($0, $1, $2) }
+    }
 
     @inlinable
-    func processBatch(_ batch: [StreamRecord<F.In>]) throws {
-        for record in batch {
-            context.currentTimestamp = record.timestamp
-            collector.timestamp = record.timestamp
-            try function.processElement(record.value, context, collector)
-        }
-        try output.flush()
+    func processBatch2(_ batch: [StreamRecord<Function.In2>]) throws {
+        try process.processBatch(batch) { try function.processElement2($0, $1, $2) }
     }
-
-    @usableFromInline func processWatermark(_ watermark: Int64) throws {
-        context.watermark = watermark
-        try output.emitWatermark(watermark)
-    }
-
-    @usableFromInline func processWatermarkStatus(idle: Bool) throws { try output.emitWatermarkStatus(idle: idle) }
-    @usableFromInline func finish() throws { try output.flush() }
-    @usableFromInline func close() throws { try function.close() }
 }
 
 /// Assigns timestamps and generates watermarks mid-stream (Flink's `TimestampsAndWatermarksOperator`).

@@ -2,7 +2,7 @@
 /// element opens the window `[timestamp, timestamp + gap)`, and windows of a key merge while
 /// they overlap or touch, so a session ends after `gap` without elements. An out-of-order
 /// element can bridge two sessions into one. Default trigger: ``EventTimeTrigger``.
-public struct EventTimeSessionWindows<Element>: MergingWindowAssigner, CustomStringConvertible, _ArgumentCheckedAssigner {
+public struct EventTimeSessionWindows<Element>: MergingWindowAssigner, CustomStringConvertible, _ArgumentChecked {
     public typealias W = TimeWindow
     /// The session gap in milliseconds.
     public let sessionTimeout: Int64
@@ -12,7 +12,7 @@ public struct EventTimeSessionWindows<Element>: MergingWindowAssigner, CustomStr
     /// `RillError(.invalidConfiguration)` that says what to change.
     @inlinable
     public init(gap: Duration) {
-        (sessionTimeout, argumentError) = _AssignerArguments.session("EventTimeSessionWindows", gap: gap)
+        (sessionTimeout, argumentError) = _WindowArguments.session("EventTimeSessionWindows", gap: gap)
     }
 
     @inlinable
@@ -66,7 +66,7 @@ public struct DynamicEventTimeSessionWindows<Element>: MergingWindowAssigner, Cu
 
 /// Processing-time session windows with a fixed gap (Flink's `ProcessingTimeSessionWindows`):
 /// each element opens `[now, now + gap)`. Default trigger: ``ProcessingTimeTrigger``.
-public struct ProcessingTimeSessionWindows<Element>: MergingWindowAssigner, CustomStringConvertible, _ArgumentCheckedAssigner {
+public struct ProcessingTimeSessionWindows<Element>: MergingWindowAssigner, CustomStringConvertible, _ArgumentChecked {
     public typealias W = TimeWindow
     public let sessionTimeout: Int64
     @usableFromInline let argumentError: RillError?
@@ -75,7 +75,7 @@ public struct ProcessingTimeSessionWindows<Element>: MergingWindowAssigner, Cust
     /// `RillError(.invalidConfiguration)` that says what to change.
     @inlinable
     public init(gap: Duration) {
-        (sessionTimeout, argumentError) = _AssignerArguments.session("ProcessingTimeSessionWindows", gap: gap)
+        (sessionTimeout, argumentError) = _WindowArguments.session("ProcessingTimeSessionWindows", gap: gap)
     }
 
     @inlinable

@@ -6,7 +6,7 @@
 /// With `reduce` or `aggregate`, no custom trigger, no evictor and no allowed lateness, the
 /// windows are computed by slicing: each element updates one slice of `gcd(size, slide)`,
 /// and a window's result combines its slices.
-public struct SlidingEventTimeWindows<Element>: WindowAssigner, CustomStringConvertible, _ArgumentCheckedAssigner {
+public struct SlidingEventTimeWindows<Element>: WindowAssigner, CustomStringConvertible, _ArgumentChecked {
     public typealias W = TimeWindow
     /// Window size in milliseconds.
     public let size: Int64
@@ -20,7 +20,7 @@ public struct SlidingEventTimeWindows<Element>: WindowAssigner, CustomStringConv
     /// the job fails with a `RillError(.invalidConfiguration)` that says what to change.
     @inlinable
     public init(size: Duration, slide: Duration, offset: Duration = .zero) {
-        (self.size, self.slide, self.offset, argumentError) = _AssignerArguments.sliding(
+        (self.size, self.slide, self.offset, argumentError) = _WindowArguments.sliding(
             "SlidingEventTimeWindows", size: size, slide: slide, offset: offset)
     }
 
@@ -44,7 +44,7 @@ public struct SlidingEventTimeWindows<Element>: WindowAssigner, CustomStringConv
 
 /// Overlapping processing-time windows (Flink's `SlidingProcessingTimeWindows`). Default
 /// trigger: ``ProcessingTimeTrigger``.
-public struct SlidingProcessingTimeWindows<Element>: WindowAssigner, CustomStringConvertible, _ArgumentCheckedAssigner {
+public struct SlidingProcessingTimeWindows<Element>: WindowAssigner, CustomStringConvertible, _ArgumentChecked {
     public typealias W = TimeWindow
     public let size: Int64
     public let slide: Int64
@@ -55,7 +55,7 @@ public struct SlidingProcessingTimeWindows<Element>: WindowAssigner, CustomStrin
     /// the job fails with a `RillError(.invalidConfiguration)` that says what to change.
     @inlinable
     public init(size: Duration, slide: Duration, offset: Duration = .zero) {
-        (self.size, self.slide, self.offset, argumentError) = _AssignerArguments.sliding(
+        (self.size, self.slide, self.offset, argumentError) = _WindowArguments.sliding(
             "SlidingProcessingTimeWindows", size: size, slide: slide, offset: offset)
     }
 

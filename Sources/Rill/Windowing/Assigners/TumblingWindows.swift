@@ -3,7 +3,7 @@
 ///
 /// With `reduce` or `aggregate`, no custom trigger, no evictor and no allowed lateness, the
 /// windows are computed by slicing (one slice per window).
-public struct TumblingEventTimeWindows<Element>: WindowAssigner, CustomStringConvertible, _ArgumentCheckedAssigner {
+public struct TumblingEventTimeWindows<Element>: WindowAssigner, CustomStringConvertible, _ArgumentChecked {
     public typealias W = TimeWindow
     /// Window size in milliseconds.
     public let size: Int64
@@ -15,7 +15,7 @@ public struct TumblingEventTimeWindows<Element>: WindowAssigner, CustomStringCon
     /// with a `RillError(.invalidConfiguration)` that says what to change.
     @inlinable
     public init(size: Duration, offset: Duration = .zero) {
-        (self.size, self.offset, argumentError) = _AssignerArguments.tumbling("TumblingEventTimeWindows", size: size, offset: offset)
+        (self.size, self.offset, argumentError) = _WindowArguments.tumbling("TumblingEventTimeWindows", size: size, offset: offset)
     }
 
     /// Windows of `size`, starting at `offset + k * size` (for example `.seconds(3_600)` with an
@@ -41,7 +41,7 @@ public struct TumblingEventTimeWindows<Element>: WindowAssigner, CustomStringCon
 /// Non-overlapping processing-time windows of a fixed size (Flink's
 /// `TumblingProcessingTimeWindows`): an element belongs to the window of the processing time
 /// at which it arrives. Default trigger: ``ProcessingTimeTrigger``.
-public struct TumblingProcessingTimeWindows<Element>: WindowAssigner, CustomStringConvertible, _ArgumentCheckedAssigner {
+public struct TumblingProcessingTimeWindows<Element>: WindowAssigner, CustomStringConvertible, _ArgumentChecked {
     public typealias W = TimeWindow
     public let size: Int64
     public let offset: Int64
@@ -51,7 +51,7 @@ public struct TumblingProcessingTimeWindows<Element>: WindowAssigner, CustomStri
     /// with a `RillError(.invalidConfiguration)` that says what to change.
     @inlinable
     public init(size: Duration, offset: Duration = .zero) {
-        (self.size, self.offset, argumentError) = _AssignerArguments.tumbling("TumblingProcessingTimeWindows", size: size, offset: offset)
+        (self.size, self.offset, argumentError) = _WindowArguments.tumbling("TumblingProcessingTimeWindows", size: size, offset: offset)
     }
 
     @inlinable

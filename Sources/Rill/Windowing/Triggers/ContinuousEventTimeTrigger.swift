@@ -12,15 +12,16 @@
 ///   pending interval once and the end-of-window timer once (Flink would fire every interval
 ///   up to `Int64.max`, which never ends).
 /// - Never purges. Merges: the earliest pending fire time wins.
-public struct ContinuousEventTimeTrigger<Element, W: Window>: Trigger {
+public struct ContinuousEventTimeTrigger<Element, W: Window>: Trigger, _ArgumentChecked {
     /// The firing interval in milliseconds.
     public let interval: Int64
+    @usableFromInline let argumentError: RillError?
 
-    /// - Precondition: `interval` is positive.
+    /// `interval` must be at least 1 ms; otherwise building the job fails with a
+    /// `RillError(.invalidConfiguration)` that says what to change.
     @inlinable
     public init(interval: Duration) {
-        self.interval = interval.milliseconds
-        precondition(self.interval > 0, "ContinuousEventTimeTrigger needs a positive interval, not \(interval)")
+        (self.interval, argumentError) = _WindowArguments.checking("ContinuousEventTimeTrigger") { $0.millis(interval, "interval", atLeast: 1) }
     }
 
     /// Fires every `interval` of event time.
@@ -32,6 +33,8 @@ public struct ContinuousEventTimeTrigger<Element, W: Window>: Trigger {
     var fireTime: ReducingStateDescriptor<Int64> { ReducingStateDescriptor(name: "fire-time", reduceFunction: { Swift.min($0, $1) }) }
 
     public func onElement(_ element: Element, timestamp: Int64, window: W, context: TriggerContext<W>) throws -> TriggerResult {
+        // Job building reports this, unless a custom trigger wraps this one: then it fails here.
+        if let argumentError { throw argumentError }
         if window.maxTimestamp <= context.currentWatermark {
             // The watermark is already past the window: fire at once.
             return .fire

@@ -6,15 +6,16 @@
 /// - `onProcessingTime`: fires for the pending timer and registers the next one
 ///   (`time + interval`, capped at `maxTimestamp`); the firing at `maxTimestamp` ends the chain.
 /// - Never purges. Merges: the earliest pending fire time wins.
-public struct ContinuousProcessingTimeTrigger<Element, W: Window>: Trigger {
+public struct ContinuousProcessingTimeTrigger<Element, W: Window>: Trigger, _ArgumentChecked {
     /// The firing interval in milliseconds.
     public let interval: Int64
+    @usableFromInline let argumentError: RillError?
 
-    /// - Precondition: `interval` is positive.
+    /// `interval` must be at least 1 ms; otherwise building the job fails with a
+    /// `RillError(.invalidConfiguration)` that says what to change.
     @inlinable
     public init(interval: Duration) {
-        self.interval = interval.milliseconds
-        precondition(self.interval > 0, "ContinuousProcessingTimeTrigger needs a positive interval, not \(interval)")
+        (self.interval, argumentError) = _WindowArguments.checking("ContinuousProcessingTimeTrigger") { $0.millis(interval, "interval", atLeast: 1) }
     }
 
     /// Fires every `interval` of processing time.
@@ -25,6 +26,8 @@ public struct ContinuousProcessingTimeTrigger<Element, W: Window>: Trigger {
     var fireTime: ReducingStateDescriptor<Int64> { ReducingStateDescriptor(name: "fire-time", reduceFunction: { Swift.min($0, $1) }) }
 
     public func onElement(_ element: Element, timestamp: Int64, window: W, context: TriggerContext<W>) throws -> TriggerResult {
+        // Job building reports this, unless a custom trigger wraps this one: then it fails here.
+        if let argumentError { throw argumentError }
         let state = try context.getPartitionedState(fireTime)
         let now = context.currentProcessingTime
         if state.get() == nil {

@@ -7,14 +7,15 @@
 ///   and whatever did not reach the count is dropped when the window is cleaned up. On
 ///   ``GlobalWindows`` the leftovers are never emitted, not even at the end of the input.
 /// - Merges: counts add up.
-public struct CountTrigger<Element, W: Window>: Trigger {
+public struct CountTrigger<Element, W: Window>: Trigger, _ArgumentChecked {
     public let maxCount: Int64
+    @usableFromInline let argumentError: RillError?
 
-    /// - Precondition: `maxCount` is positive.
+    /// `maxCount` must be at least 1; otherwise building the job fails with a
+    /// `RillError(.invalidConfiguration)` that says what to change.
     @inlinable
     public init(maxCount: Int64) {
-        precondition(maxCount > 0, "CountTrigger needs a positive count, not \(maxCount)")
-        self.maxCount = maxCount
+        (self.maxCount, argumentError) = _WindowArguments.checking("CountTrigger") { $0.count(maxCount, "count", atLeast: 1) }
     }
 
     /// Fires every `maxCount` elements.
@@ -25,6 +26,8 @@ public struct CountTrigger<Element, W: Window>: Trigger {
     var count: ReducingStateDescriptor<Int64> { ReducingStateDescriptor(name: "count", reduceFunction: { $0 &+ $1 }) }
 
     public func onElement(_ element: Element, timestamp: Int64, window: W, context: TriggerContext<W>) throws -> TriggerResult {
+        // Job building reports this, unless a custom trigger wraps this one: then it fails here.
+        if let argumentError { throw argumentError }
         let state = try context.getPartitionedState(count)
         try state.add(1)
         if let current = state.get(), current >= maxCount {

@@ -9,7 +9,7 @@
 ///   to purge the result is `fireAndPurge`, else `fire`. With `shouldClearOnTimeout` (the
 ///   default) the trigger then clears its own and the nested trigger's state.
 /// - Does not support merging windows.
-public struct ProcessingTimeoutTrigger<Nested: Trigger>: Trigger {
+public struct ProcessingTimeoutTrigger<Nested: Trigger>: Trigger, _ArgumentChecked {
     public typealias Element = Nested.Element
     public typealias W = Nested.W
 
@@ -18,12 +18,19 @@ public struct ProcessingTimeoutTrigger<Nested: Trigger>: Trigger {
     public let interval: Int64
     public let resetTimerOnNewRecord: Bool
     public let shouldClearOnTimeout: Bool
+    @usableFromInline let argumentError: RillError?
 
+    /// `timeout` must fit in 64-bit milliseconds, and `nestedTrigger`'s arguments must be
+    /// valid; otherwise building the job fails with a `RillError(.invalidConfiguration)` that
+    /// says what to change.
     @inlinable
     public init(_ nestedTrigger: Nested, timeout: Duration, resetTimerOnNewRecord: Bool = false,
                 shouldClearOnTimeout: Bool = true) {
         self.nestedTrigger = nestedTrigger
-        interval = timeout.milliseconds
+        (interval, argumentError) = _WindowArguments.checking("ProcessingTimeoutTrigger") {
+            $0.include(nestedTrigger)
+            return $0.millis(timeout, "timeout")
+        }
         self.resetTimerOnNewRecord = resetTimerOnNewRecord
         self.shouldClearOnTimeout = shouldClearOnTimeout
     }
@@ -41,6 +48,8 @@ public struct ProcessingTimeoutTrigger<Nested: Trigger>: Trigger {
     var timeoutState: ValueStateDescriptor<Int64> { ValueStateDescriptor(name: "timeout") }
 
     public func onElement(_ element: Element, timestamp: Int64, window: W, context: TriggerContext<W>) throws -> TriggerResult {
+        // Job building reports this, unless a custom trigger wraps this one: then it fails here.
+        if let argumentError { throw argumentError }
         let result = try nestedTrigger.onElement(element, timestamp: timestamp, window: window, context: context)
         if result.isFire {
             try clear(window: window, context: context)

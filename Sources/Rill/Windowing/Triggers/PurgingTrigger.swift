@@ -2,7 +2,7 @@
 ///
 /// Whatever the nested trigger returns is passed on, except that `fire` becomes
 /// `fireAndPurge`. Merging is supported when the nested trigger supports it.
-public struct PurgingTrigger<Nested: Trigger>: Trigger {
+public struct PurgingTrigger<Nested: Trigger>: Trigger, _ArgumentChecked {
     public typealias Element = Nested.Element
     public typealias W = Nested.W
 
@@ -10,6 +10,9 @@ public struct PurgingTrigger<Nested: Trigger>: Trigger {
 
     @inlinable
     public init(_ nestedTrigger: Nested) { self.nestedTrigger = nestedTrigger }
+
+    /// The nested trigger's invalid argument: building the job fails with it.
+    @usableFromInline var argumentError: RillError? { _WindowArguments.problem(of: nestedTrigger) }
 
     /// Purges whenever `nestedTrigger` fires.
     @inlinable
