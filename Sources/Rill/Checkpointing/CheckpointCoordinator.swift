@@ -32,6 +32,8 @@ final class CheckpointCoordinator: @unchecked Sendable {
     private let writer = DispatchQueue(label: "rill.checkpoint-writer")
     private var nextCheckpointId: Int64
     private var pending: [Int64: Pending] = [:]
+    /// Checkpoints every task acknowledged that the writer has not finished.
+    private var finalizing = 0
     private var consecutiveFailures = 0
     private var lastCompletedEndMillis: Int64 = 0
     private(set) var latestCompleted: CheckpointMetadata?
@@ -76,7 +78,8 @@ final class CheckpointCoordinator: @unchecked Sendable {
         let barrier: CheckpointBarrier? = lock.withLock {
             guard !stopped else { return nil }
             if periodic {
-                guard pending.count < config.maxConcurrentCheckpoints else { return nil }
+                // A checkpoint is in flight until it is written, not only until every task acknowledged.
+                guard pending.count + finalizing < config.maxConcurrentCheckpoints else { return nil }
                 guard now - lastCompletedEndMillis >= config.minPauseBetweenCheckpoints.milliseconds else { return nil }
             }
             let barrier = CheckpointBarrier(checkpointId: nextCheckpointId, timestampMillis: now, type: type, unaligned: false)
@@ -109,6 +112,7 @@ final class CheckpointCoordinator: @unchecked Sendable {
             pending[checkpointId] = entry
             guard entry.acks.count == expectedTasks else { return nil }
             pending[checkpointId] = nil
+            finalizing += 1
             return entry
         }
         guard let complete else { return }
@@ -166,6 +170,7 @@ final class CheckpointCoordinator: @unchecked Sendable {
 
     private func finalize(_ entry: Pending) {
         let checkpointId = entry.barrier.checkpointId
+        defer { lock.withLock { finalizing -= 1 } }
         do {
             let metadata = try write(entry)
             try storage.commit(metadata)
