@@ -26,8 +26,14 @@ public struct CheckpointConfig: Sendable {
     /// Keep checkpoints when the job is cancelled (the default: a cancelled job must never
     /// lose its way back).
     public var retainOnCancellation = true
-    /// Write only the key groups changed since the previous checkpoint.
+    /// Write only what changed since the previous checkpoint: per key group, the keys that
+    /// changed (a change blob on top of the earlier blobs), nothing for an unchanged key group.
     public var incremental = false
+    /// In incremental checkpoints, the most change blobs a key group's state accumulates on
+    /// top of its last full blob; then it is written in full again (compaction). Bounds what a
+    /// restore reads; key groups are compacted earlier, a few per checkpoint, when their
+    /// changes grow heavy (see `docs/checkpoints.md`).
+    public var maxIncrementalChanges = 32
 
     public init() {}
 
@@ -42,6 +48,7 @@ public struct CheckpointConfig: Sendable {
         try check(timeout > .zero, "the checkpoint timeout must be positive")
         try check(maxConcurrentCheckpoints >= 1, "max concurrent checkpoints must be at least 1")
         try check(tolerableFailedCheckpoints >= 0, "tolerable failed checkpoints cannot be negative")
+        try check(maxIncrementalChanges >= 1, "maxIncrementalChanges must be at least 1 (1 writes every changed key group in full)")
         try check(retainedCheckpoints >= 1, "retain at least one checkpoint, or there is nothing to restore from")
     }
 }
