@@ -40,8 +40,12 @@ public final class ValueState<V>: _KeyedStateStorage, KeyedStateSnapshotting, _C
     @inlinable @inline(__always)
     public func update(_ value: V) {
         var slot = ctx.slot
-        if values[unchecked: slot] == nil { slot = ctx.acquireSlot() }
-        values[unchecked: slot] = value
+        var stored = values.writableAddress(slot)
+        if stored.pointee == nil {
+            slot = ctx.acquireSlot()
+            stored = values.writableAddress(slot)
+        }
+        stored.pointee = value
         if hasTTL { stamps[unchecked: slot] = ctx.now() }
         ctx.markDirty()
     }
