@@ -9,8 +9,9 @@
 ///
 /// Compaction bounds the chain: a key group is written in full again when its changes would
 /// be at least half its keys, when it already has `maxChanges` change blobs, or when its
-/// change blobs outweigh its base. Groups whose chain is half that long or heavy are also
-/// compacted, a few per checkpoint (most indebted first), so that compactions spread over
+/// change blobs outweigh its base. Before that, key groups a quarter of the way there are
+/// compacted a few per checkpoint, the most indebted first: as many as keep pace with how
+/// fast the chains grow (with 50% to spare), so that compactions spread evenly over
 /// checkpoints instead of all falling due in the same one.
 struct KeyGroupStateWriter {
     let checkpointId: Int64
@@ -62,6 +63,8 @@ struct KeyGroupStateWriter {
     ) -> Set<Int> {
         var rewrite = Set<Int>()
         var candidates: [(keyGroup: Int, debt: Double)] = []
+        // Compactions needed per checkpoint for every chain to be rewritten before its limit.
+        var pace = 0.0
         for (keyGroup, changedKeys) in changed {
             guard let earlier = prior[keyGroup] else { continue }
             let keys = Swift.max(capture.keyCount(keyGroup: keyGroup), 1)
@@ -73,15 +76,14 @@ struct KeyGroupStateWriter {
             let changeBytes = Double(earlier.changes.reduce(0) { $0 + $1.handle.length })
                 + baseBytes * Double(changedKeys) / Double(keys)
             let debt = Swift.max(Double(earlier.changes.count + 1) / Double(maxChanges), changeBytes / baseBytes)
+            pace += debt / Double(earlier.changes.count + 1)
             if debt > 1 {
                 rewrite.insert(keyGroup)
-            } else if debt >= 0.5 {
+            } else if debt >= 0.25 {
                 candidates.append((keyGroup, debt))
             }
         }
-        // Enough to rewrite every chained key group within about two thirds of `maxChanges`
-        // checkpoints.
-        let budget = Swift.max(1, prior.count * 3 / (2 * maxChanges))
+        let budget = Swift.max(1, Int((pace * 1.5).rounded(.up)))
         let chosen = candidates.sorted { ($0.debt, $1.keyGroup) > ($1.debt, $0.keyGroup) }.prefix(budget)
         rewrite.formUnion(chosen.map(\.keyGroup))
         return rewrite
