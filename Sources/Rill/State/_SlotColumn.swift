@@ -163,10 +163,16 @@ final class _SlotPage<Element> {
         precondition(address & _SlotColumn<Element>.frozenBit == 0, "page table entries need bit 0")
     }
 
-    /// A copy of `other`.
+    /// A copy of `other`. Runs unspecialized (from the slow path of a write), so plain data is
+    /// copied as bytes rather than element by element through value witnesses.
     init(copying other: _SlotPage) {
         base = .allocate(capacity: Swift.max(other.count, 1))
-        base.initialize(from: other.base, count: other.count)
+        if _isPOD(Element.self) {
+            UnsafeMutableRawPointer(base).copyMemory(
+                from: UnsafeRawPointer(other.base), byteCount: other.count * MemoryLayout<Element>.stride)
+        } else {
+            base.initialize(from: other.base, count: other.count)
+        }
         count = other.count
     }
 
