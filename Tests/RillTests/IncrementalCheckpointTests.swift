@@ -400,6 +400,25 @@ final class IncrementalCheckpointTests: XCTestCase {
         }
     }
 
+    /// Without checkpoints, removed keys are not remembered without bound: past the limit the
+    /// log is dropped, every key group counts as changed, and the next checkpoint is full.
+    func testRemovalsWithoutCheckpointsStayBounded() throws {
+        let states = try TestStates()
+        _ = try states.backend.capture(checkpointId: 1, incremental: true)
+        states.backend.checkpointCompleted(1)
+        for key in Int64(0)..<5_000 {
+            states.fill(key)
+            states.removeCurrentKey()
+        }
+        XCTAssertEqual(states.backend.liveKeyCount, 0)
+        XCTAssertLessThanOrEqual(states.backend.changes.removed.count, 1_024)
+        XCTAssertEqual(states.backend.dirtyKeyGroups, Array(0..<128), "every key group counts as changed")
+        states.fill(1)
+        XCTAssertNil(try states.backend.capture(checkpointId: 2, incremental: true).changesSince,
+                     "what changed is no longer known: the checkpoint is full")
+        XCTAssertEqual(states.backend.dirtyKeyGroups, [])
+    }
+
     /// Checkpoints and key-group blobs written before change blobs existed (metadata format 1,
     /// blobs of (key, entry) pairs) still restore.
     func testFormatOneMetadataAndKeyGroupBlobsStillRestore() throws {

@@ -62,6 +62,7 @@ extension KeyedStateBackend {
     ///
     /// - Complexity: O(keys changed since then).
     public var dirtyKeyGroups: [Int] {
+        if changes.overflowed { return Array(keyGroupRange) }
         var groups = Set(changes.removed.map { Int($0.groupIndex) })
         for slot in ctx.changedSlots {
             let index = ctx.slotKeyGroupIndex[unchecked: slot]

@@ -184,7 +184,7 @@ public final class KeyedStateBackend<K: StableHashable>: _KeySlotOwner {
         if previous != 0 { slotNext[unchecked: previous] = next } else { groupHeads[groupIndex] = next }
         if next != 0 { slotPrevious[unchecked: next] = previous }
         groupCounts[groupIndex] -= 1
-        changes.removed.append((Int32(groupIndex), key))
+        changes.recordRemoval(groupIndex: Int32(groupIndex), key: key, liveKeys: table.count)
         slotKeys[unchecked: slot] = nil
         ctx.slotKeyGroupIndex[unchecked: slot] = -1
         ctx.refCounts[unchecked: slot] = 0

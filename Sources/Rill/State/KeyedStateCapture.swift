@@ -47,7 +47,10 @@ struct _KeyChanges<K> {
     }
 
     /// Keys that lost their last value in the current epoch, with their key group's index.
-    var removed: [(groupIndex: Int32, key: K)] = []
+    private(set) var removed: [(groupIndex: Int32, key: K)] = []
+    /// More keys were removed in this epoch than are worth remembering: the removals were
+    /// dropped, and every key group counts as changed.
+    private(set) var overflowed = false
     /// Closed epochs after ``base`` (or after ``trackedSince`` while there is no base).
     private(set) var epochs: [Epoch] = []
     /// Every change after this snapshot is in ``epochs`` (nil before the first snapshot and
@@ -56,18 +59,36 @@ struct _KeyChanges<K> {
     /// The newest completed checkpoint whose changes since are all in ``epochs``.
     private(set) var base: Int64?
 
+    /// How many changes are worth logging: beyond that a full checkpoint is smaller anyway.
+    static func limit(liveKeys: Int) -> Int { liveKeys + 1024 }
+
+    /// Records that `key` lost its last value. Without checkpoints (or with few of them) the
+    /// list would grow with every removal; past ``limit(liveKeys:)`` it is dropped and the next
+    /// snapshot is full.
+    mutating func recordRemoval(groupIndex: Int32, key: K, liveKeys: Int) {
+        if overflowed { return }
+        if removed.count >= Self.limit(liveKeys: liveKeys) {
+            removed = []
+            overflowed = true
+            trackedSince = nil
+            return
+        }
+        removed.append((groupIndex, key))
+    }
+
     /// Closes the current epoch for snapshot `checkpointId`. Returns the epochs since the base
     /// for an incremental snapshot, or `nil` when it must be written in full. Starts over
     /// (the snapshot becomes the new starting point) when not `incremental`, before the first
-    /// snapshot, and when the log holds more changes than there are keys (a full checkpoint
-    /// is then smaller anyway).
+    /// snapshot, after removals overflowed, and when the log holds more changes than there
+    /// are keys (a full checkpoint is then smaller anyway).
     mutating func closeEpoch(
         checkpointId: Int64, context: _KeyContext, incremental: Bool, liveKeys: Int
     ) -> (since: Int64, epochs: [Epoch])? {
         let epoch = Epoch(checkpointId: checkpointId, slots: context.takeChangedSlots(), removed: removed)
         removed = []
+        overflowed = false
         let logged = epochs.reduce(epoch.slots.count + epoch.removed.count) { $0 + $1.slots.count + $1.removed.count }
-        guard incremental, trackedSince != nil, logged <= liveKeys + 1024 else {
+        guard incremental, trackedSince != nil, logged <= Self.limit(liveKeys: liveKeys) else {
             epochs = []
             trackedSince = checkpointId
             base = nil
@@ -88,6 +109,7 @@ struct _KeyChanges<K> {
     mutating func forget(_ context: _KeyContext) {
         _ = context.takeChangedSlots()
         removed = []
+        overflowed = false
         epochs = []
         trackedSince = nil
         base = nil
