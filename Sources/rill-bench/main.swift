@@ -13,6 +13,8 @@ struct Options {
     var checkpointInterval: Int64 = 0
     var unaligned = false
     var incremental = false
+    /// W4 only: after a first pass over all keys, records go to this percentage of the keys.
+    var hotKeysPercent: Int64 = 100
 
     static func parse(_ arguments: [String]) -> Options {
         var options = Options()
@@ -30,6 +32,7 @@ struct Options {
             case "--checkpoint-interval": options.checkpointInterval = number(value(argument), argument)
             case "--unaligned": options.unaligned = true
             case "--incremental": options.incremental = true
+            case "--hot-keys-percent": options.hotKeysPercent = number(value(argument), argument)
             case "-h", "--help": usage()
             default:
                 guard options.workload.isEmpty, !argument.hasPrefix("-") else { fail("unknown argument \(argument)") }
@@ -37,6 +40,9 @@ struct Options {
             }
         }
         if options.workload.isEmpty { usage() }
+        guard (1...100).contains(options.hotKeysPercent), w4Keys * options.hotKeysPercent % 100 == 0 else {
+            fail("--hot-keys-percent takes a whole percentage of the \(w4Keys) keys, 1 to 100")
+        }
         guard options.parallelism >= 1, options.records >= 1, options.records % Int64(options.parallelism) == 0 else {
             fail("--records must be a positive multiple of --parallelism")
         }
@@ -47,7 +53,10 @@ struct Options {
 func usage() -> Never {
     print("""
     usage: rill-bench [baseline] <workload> [--records N] [--parallelism P] [--runs R]
-    workloads: W1 (stateless), W2 / W2K100 (keyed tumbling windows), W3 (keyed sliding windows), W4 (keyed ValueState)
+                      [--checkpoint-interval MS] [--incremental] [--hot-keys-percent H]
+    workloads: W1 (stateless), W2 / W2K100 (keyed tumbling windows), W3 (keyed sliding windows), W4 (keyed ValueState),
+               W4C (W4 with aligned checkpoints every second; --incremental for incremental ones)
+    --hot-keys-percent H (W4, W4C): after a first pass over all 100,000 keys, every record goes to the first H% of them
     """)
     exit(0)
 }
@@ -127,6 +136,17 @@ struct StrideSource: Source {
     }
 }
 
+/// W4's keys: `i % 100_000`; with `--hot-keys-percent H`, records after the first 100,000 go
+/// to the first H% of the keys only (`i % hotKeys`).
+let w4Keys: Int64 = 100_000
+
+@inline(__always)
+func w4Key(_ i: Int64, hotKeys: Int64) -> Int64 {
+    // A literal divisor for plain W4: the compiler turns it into a multiplication.
+    if hotKeys == w4Keys { return i % 100_000 }
+    return i < w4Keys ? i : i % hotKeys
+}
+
 final class SumPerKey: KeyedProcessFunction {
     typealias Key = Int64
     var sum: ValueState<Int64>!
@@ -193,8 +213,9 @@ func runEngine(_ options: Options) throws -> (results: Int64, checksum: Int64) {
             .aggregate(CountAggregate())
             .sinkTo(CountingSink(totals: totals))
     case "W4", "W4C", "W4U":
+        let hotKeys = w4Keys * options.hotKeysPercent / 100
         env.fromSource(StrideSource(count: n), name: "Stride Source")
-            .keyBy { $0 % 100_000 }
+            .keyBy { w4Key($0, hotKeys: hotKeys) }
             .process(SumPerKey())
             .sinkTo(CountingSink(totals: totals))
     default:
@@ -203,8 +224,16 @@ func runEngine(_ options: Options) throws -> (results: Int64, checksum: Int64) {
     let client = try env.executeAsync(options.workload)
     _ = try client.waitForResult()
     if options.checkpointInterval > 0 {
+        // The first checkpoint is always full; what the later ones write shows what incremental
+        // checkpoints cost.
         let stats = client.checkpointStatistics
-        checkpointFields = " checkpoints=\(stats.completed) checkpoint_bytes=\(stats.lastSizeBytes) checkpoint_ms=\(stats.lastDurationMillis) checkpoint_kind=\(options.incremental ? "incremental" : "full")"
+        let later = stats.recent.count > 1 ? Array(stats.recent.dropFirst()) : stats.recent
+        let meanWritten = later.isEmpty ? 0 : later.reduce(0) { $0 + $1.writtenBytes } / Int64(later.count)
+        let meanMillis = stats.recent.isEmpty ? 0 : stats.recent.reduce(0) { $0 + $1.durationMillis } / Int64(stats.recent.count)
+        checkpointFields = " checkpoints=\(stats.completed) checkpoint_kind=\(options.incremental ? "incremental" : "full")"
+            + " checkpoint_bytes=\(stats.lastSizeBytes) checkpoint_written_mean=\(meanWritten)"
+            + " checkpoint_written_max=\(later.map(\.writtenBytes).max() ?? 0)"
+            + " checkpoint_ms_mean=\(meanMillis) checkpoint_ms_max=\(stats.recent.map(\.durationMillis).max() ?? 0)"
     }
     let (count, checksum) = totals.value
     return (count, checksum)
@@ -228,10 +257,11 @@ func runBaseline(_ options: Options) -> (results: Int64, checksum: Int64) {
     case "W3":
         (count, checksum) = baselineSliding(n: n)
     case "W4":
+        let hotKeys = w4Keys * options.hotKeysPercent / 100
         var sums: [Int64: Int64] = [:]
-        sums.reserveCapacity(100_000)
+        sums.reserveCapacity(Int(w4Keys))
         for i in 0..<n {
-            let key = i % 100_000
+            let key = w4Key(i, hotKeys: hotKeys)
             let next = sums[key, default: 0] &+ i
             sums[key] = next
             count += 1
@@ -361,5 +391,5 @@ for _ in 0..<options.runs {
     }
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     let name = options.baseline ? "baseline-\(options.workload)" : options.workload
-    print("workload=\(name) parallelism=\(options.baseline ? 1 : options.parallelism) records=\(options.records) results=\(results) checksum=\(checksum) seconds=\(String(format: "%.3f", seconds)) records_per_s=\(Int(Double(options.records) / seconds))\(checkpointFields)")
+    print("workload=\(name) parallelism=\(options.baseline ? 1 : options.parallelism) records=\(options.records) results=\(results) checksum=\(checksum) seconds=\(String(format: "%.3f", seconds)) records_per_s=\(Int(Double(options.records) / seconds))\(options.hotKeysPercent < 100 ? " hot_keys_percent=\(options.hotKeysPercent)" : "")\(checkpointFields)")
 }

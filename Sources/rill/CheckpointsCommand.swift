@@ -71,6 +71,11 @@ private func showCheckpoint(_ path: String, verification: CheckpointVerification
         state += "; \(formatBytes(earlier.reduce(0) { $0 + $1.length })) (\(earlierKeyGroups.count) key groups) "
             + "referenced from earlier checkpoints"
     }
+    let changes = metadata.operators.flatMap(\.subtasks).flatMap(\.keyGroups).flatMap(\.changes)
+    if !changes.isEmpty {
+        state += "; \(changes.count) change blob\(changes.count == 1 ? "" : "s") (\(formatBytes(changes.reduce(0) { $0 + $1.handle.length })))"
+            + " on top of key-group bases"
+    }
     print("  state:   \(state)")
     print("  status:  \(problem.map { "INVALID: \($0)" } ?? "valid")")
 
@@ -92,6 +97,13 @@ private func showCheckpoint(_ path: String, verification: CheckpointVerification
             if !fromEarlier.isEmpty {
                 line += ", \(fromEarlier.count) key group\(fromEarlier.count == 1 ? "" : "s") from checkpoint"
                     + "\(earlierIds.count == 1 ? "" : "s") \(earlierIds.joined(separator: ", "))"
+            }
+            let changed = subtask.keyGroups.filter { !$0.changes.isEmpty }
+            if !changed.isEmpty {
+                let changes = changed.flatMap(\.changes)
+                let ids = Set(changes.map(\.writtenInCheckpoint)).sorted().map(String.init)
+                line += ", \(changed.count) with changes on their base (\(changes.count) change blob"
+                    + "\(changes.count == 1 ? "" : "s") from checkpoint\(ids.count == 1 ? "" : "s") \(ids.joined(separator: ", ")))"
             }
             print(line)
             var rows: [[String]] = []

@@ -24,6 +24,33 @@ final class CheckpointStorageCLITests: XCTestCase {
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
+    func testShowDescribesChangeBlobs() throws {
+        let base = try makeTemporaryDirectory()
+        let storage = try CheckpointStorage(directory: base)
+        let first = try CheckpointFixture.write(storage, id: 1)
+        let second = try CheckpointFixture.write(storage, id: 2, previous: first, appended: [0, 1, 5])
+        try CheckpointFixture.write(storage, id: 3, previous: second, changed: [1], appended: [0])
+        try storage.retain(latest: 1)
+
+        let show = try rill("checkpoints", "show", base + "/chk-3")
+        XCTAssertEqual(show.status, 0, show.output)
+        for expected in [
+            "checkpoint 3 of job \"fixture\" (incremental)",
+            "status:  valid",
+            "3 change blobs",
+            "subtask 0: key groups 0...3, 4 with state",
+            "3 key groups from checkpoint 1, 1 with changes on their base (2 change blobs from checkpoints 2, 3)",
+            "4 key groups from checkpoint 1, 1 with changes on their base (1 change blob from checkpoint 2)",
+            "chk-1/op-counter-sub-0.state",
+            "chk-2/op-counter-sub-0.state",
+            "chk-2/op-counter-sub-1.state",
+        ] {
+            XCTAssertTrue(show.output.contains(expected), "missing '\(expected)' in:\n\(show.output)")
+        }
+        let list = try rill("checkpoints", "list", base)
+        XCTAssertTrue(list.output.contains("retired; keeps files that chk-3 reference"), list.output)
+    }
+
     func testListAndShow() throws {
         let base = try makeTemporaryDirectory()
         let storage = try CheckpointStorage(directory: base)

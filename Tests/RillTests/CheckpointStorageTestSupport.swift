@@ -18,12 +18,13 @@ enum CheckpointFixture {
     static var fileNames: [String] { [fileName(subtask: 0), fileName(subtask: 1)] }
 
     /// Writes the state files of checkpoint `id` and, when `commit`, its `_metadata`.
-    /// With `previous`, only the key groups in `changed` are written; the others keep
-    /// `previous`' handles (an incremental checkpoint).
+    /// With `previous`, only the key groups in `changed` are written; those in `appended` get
+    /// a change blob on top of `previous`' handles; the others keep `previous`' handles (an
+    /// incremental checkpoint).
     @discardableResult
     static func write(
         _ storage: CheckpointStorage, id: Int64, previous: CheckpointMetadata? = nil, changed: Set<Int> = [],
-        commit: Bool = true
+        appended: Set<Int> = [], commit: Bool = true
     ) throws -> CheckpointMetadata {
         var subtasks: [SubtaskStateMetadata] = []
         for subtask in 0..<2 {
@@ -32,7 +33,12 @@ enum CheckpointFixture {
             var keyGroups: [KeyGroupStateHandle] = []
             for keyGroup in range {
                 if let previous, !changed.contains(keyGroup) {
-                    keyGroups.append(previous.operators[0].subtasks[subtask].keyGroups[keyGroup - range.start])
+                    var kept = previous.operators[0].subtasks[subtask].keyGroups[keyGroup - range.start]
+                    if appended.contains(keyGroup) {
+                        let change = try writer.append(Array("changes of key group \(keyGroup) in checkpoint \(id)".utf8))
+                        kept.changes.append(KeyGroupChangeHandle(handle: change, writtenInCheckpoint: id))
+                    }
+                    keyGroups.append(kept)
                 } else {
                     let handle = try writer.append(keyGroupBytes(keyGroup, writtenIn: id))
                     keyGroups.append(KeyGroupStateHandle(keyGroup: keyGroup, handle: handle, writtenInCheckpoint: id))

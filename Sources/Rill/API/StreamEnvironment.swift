@@ -218,9 +218,9 @@ public final class JobClient: Sendable {
     public func maxQueuedBatches(task: Int, subtask: Int) -> [Int] {
         master.currentAttempt.gate(chain: task, subtask: subtask).highWaterMarks
     }
-    /// Checkpoints completed and failed so far, and the last one's duration and size.
-    public var checkpointStatistics: (completed: Int, failed: Int, lastDurationMillis: Int64, lastSizeBytes: Int64) {
-        guard let checkpoints = master.checkpoints else { return (0, 0, 0, 0) }
-        return (checkpoints.completedCount, checkpoints.failedCount, checkpoints.lastDurationMillis, checkpoints.lastSizeBytes)
+    /// Checkpoints completed and failed so far, and the last ones' durations and sizes.
+    public var checkpointStatistics: CheckpointStatistics {
+        guard let checkpoints = master.checkpoints else { return CheckpointStatistics() }
+        return checkpoints.statistics
     }
 }

@@ -39,8 +39,8 @@ struct CheckpointBarrier: Sendable, Equatable {
     }
 }
 
-/// What one operator subtask contributes to a checkpoint: serialized state, ready to be written.
-/// Captured on the task thread; written to storage off it.
+/// What one operator subtask contributes to a checkpoint. Captured on the task thread; keyed
+/// state is serialized and everything is written to storage off it.
 @usableFromInline
 final class OperatorSnapshot: @unchecked Sendable {
     // Filled on the task thread, then handed over whole to the writer.
@@ -49,13 +49,12 @@ final class OperatorSnapshot: @unchecked Sendable {
         let bytes: [UInt8]
     }
 
-    /// Keyed state, one blob per key group (incremental snapshots omit unchanged groups).
-    var keyGroups: [(keyGroup: Int, bytes: [UInt8])] = []
-    /// Key groups whose state did not change since the previous completed checkpoint and can
-    /// reference its files.
-    var unchangedKeyGroups: [Int] = []
+    /// Keyed state as it was at the barrier, serialized per key group by the writer.
+    var keyedState: (any KeyedStateCapture)?
     /// Keyed state declarations: name, kind and value type (to detect changed state types).
-    var keyedStateDescriptors: [(name: String, kind: String, valueType: String)] = []
+    var keyedStateDescriptors: [(name: String, kind: String, valueType: String)] {
+        keyedState?.stateDeclarations ?? []
+    }
     /// Operator state, with its redistribution on rescale ("split", "union", "broadcast").
     var operatorState: [(name: String, distribution: String, elements: [[UInt8]])] = []
     /// Anything else an operator needs back (timers, source splits, pending transactions).
@@ -63,14 +62,15 @@ final class OperatorSnapshot: @unchecked Sendable {
 
     init() {}
 
-    var isEmpty: Bool { keyGroups.isEmpty && unchangedKeyGroups.isEmpty && operatorState.isEmpty && extra.isEmpty }
+    var isEmpty: Bool { keyedState == nil && operatorState.isEmpty && extra.isEmpty }
 }
 
 /// What one operator subtask gets back on restore.
 @usableFromInline
 final class OperatorRestoreState: @unchecked Sendable {
     // Built before the task starts, read-only afterwards.
-    /// Keyed state blobs of the key groups this subtask owns (from any former subtask).
+    /// Keyed state blobs of the key groups this subtask owns (from any former subtask): per key
+    /// group its base, then its changes in order.
     var keyGroups: [(keyGroup: Int, bytes: [UInt8])] = []
     var keyedStateDescriptors: [(name: String, kind: String, valueType: String)] = []
     /// Operator state entries for this subtask after redistribution.

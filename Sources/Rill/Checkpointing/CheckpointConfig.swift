@@ -26,7 +26,8 @@ public struct CheckpointConfig: Sendable {
     /// Keep checkpoints when the job is cancelled (the default: a cancelled job must never
     /// lose its way back).
     public var retainOnCancellation = true
-    /// Write only the key groups changed since the previous checkpoint.
+    /// Write only what changed since the previous checkpoint: per key group, the keys that
+    /// changed (a change blob on top of the earlier blobs), nothing for an unchanged key group.
     public var incremental = false
     /// Unaligned checkpoints (Flink's `enableUnalignedCheckpoints`): the first barrier a task
     /// receives overtakes the data queued in front of it, the task snapshots at once, and the
@@ -40,6 +41,11 @@ public struct CheckpointConfig: Sendable {
     /// task's alignment is still going on this long after the checkpoint started (Flink's
     /// `alignedCheckpointTimeout`). `.zero` (the default) starts every checkpoint unaligned.
     public var alignedCheckpointTimeout: Duration = .zero
+    /// In incremental checkpoints, the most change blobs a key group's state accumulates on
+    /// top of its last full blob; then it is written in full again (compaction). Bounds what a
+    /// restore reads; key groups are compacted earlier, a few per checkpoint, when their
+    /// changes grow heavy (see `docs/checkpoints.md`).
+    public var maxIncrementalChanges = 32
 
     public init() {}
 
@@ -54,6 +60,7 @@ public struct CheckpointConfig: Sendable {
         try check(timeout > .zero, "the checkpoint timeout must be positive")
         try check(maxConcurrentCheckpoints >= 1, "max concurrent checkpoints must be at least 1")
         try check(tolerableFailedCheckpoints >= 0, "tolerable failed checkpoints cannot be negative")
+        try check(maxIncrementalChanges >= 1, "maxIncrementalChanges must be at least 1 (1 writes every changed key group in full)")
         try check(retainedCheckpoints >= 1, "retain at least one checkpoint, or there is nothing to restore from")
         try check(alignedCheckpointTimeout >= .zero, "the aligned checkpoint timeout cannot be negative")
         if unalignedCheckpoints {

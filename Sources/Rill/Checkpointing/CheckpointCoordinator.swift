@@ -53,12 +53,20 @@ final class CheckpointCoordinator: @unchecked Sendable {
     /// tasks that are gone, and hold its slot of `maxConcurrentCheckpoints` until it times out.
     private var suspended = false
     /// Statistics, for benchmarks and tests.
-    private(set) var completedCount = 0
-    private(set) var failedCount = 0
-    private(set) var lastDurationMillis: Int64 = 0
-    private(set) var lastSizeBytes: Int64 = 0
+    private var completedCount = 0
+    private var failedCount = 0
+    /// The last completed checkpoints, oldest first (at most 1,000).
+    private var recent: [CheckpointStatistics.Completed] = []
     /// Alignment timeouts signalled to the tasks.
     private(set) var alignmentTimeouts = 0
+
+    /// The statistics above, read together.
+    var statistics: CheckpointStatistics {
+        lock.withLock {
+            CheckpointStatistics(
+                completed: completedCount, failed: failedCount, recent: recent)
+        }
+    }
 
     /// Set by the job attempt that is running.
     var injectBarriers: ((CheckpointBarrier) throws -> [Int: [UInt8]])?
@@ -278,8 +286,10 @@ final class CheckpointCoordinator: @unchecked Sendable {
                 consecutiveFailures = 0
                 completedCount += 1
                 lastCompletedEndMillis = now
-                lastDurationMillis = now - entry.startMillis
-                lastSizeBytes = metadata.stateBytes
+                recent.append(CheckpointStatistics.Completed(
+                    checkpointId: checkpointId, durationMillis: now - entry.startMillis,
+                    sizeBytes: metadata.stateBytes, writtenBytes: metadata.writtenBytes))
+                if recent.count > 1000 { recent.removeFirst(recent.count - 1000) }
             }
             try? storage.retain(latest: config.retainedCheckpoints)
             notifyComplete?(checkpointId)
@@ -314,17 +324,10 @@ final class CheckpointCoordinator: @unchecked Sendable {
                 }
                 if snapshot.isEmpty && extra.isEmpty && inFlight.isEmpty { continue }
                 let file = try storage.stateFileWriter(checkpointId: checkpointId, name: "op-\(node.id)-sub-\(subtask)")
-                var keyGroups: [KeyGroupStateHandle] = []
-                for (keyGroup, bytes) in snapshot.keyGroups {
-                    keyGroups.append(KeyGroupStateHandle(keyGroup: keyGroup, handle: try file.append(bytes),
-                                                         writtenInCheckpoint: checkpointId))
-                }
-                for keyGroup in snapshot.unchangedKeyGroups {
-                    // Unchanged since the last checkpoint: point at the file that holds it.
-                    if let earlier = previousOperator?.subtasks.lazy.flatMap(\.keyGroups).first(where: { $0.keyGroup == keyGroup }) {
-                        keyGroups.append(earlier)
-                    }
-                }
+                let keyGroups = try snapshot.keyedState.map {
+                    try KeyGroupStateWriter(checkpointId: checkpointId, maxChanges: config.maxIncrementalChanges)
+                        .write($0, previous: previousOperator, previousCheckpointId: previous?.checkpointId, to: file)
+                } ?? []
                 var operatorState: [NamedStateHandle] = []
                 for state in snapshot.operatorState {
                     var blob = BinaryWriter(capacity: 64)
@@ -360,7 +363,7 @@ final class CheckpointCoordinator: @unchecked Sendable {
         }
         return CheckpointMetadata(checkpointId: checkpointId, kind: .checkpoint, jobName: jobName,
                                   timestampMillis: entry.barrier.timestampMillis,
-                                  isIncremental: config.incremental && entry.barrier.type == .checkpoint,
+                                  isIncremental: operators.contains { $0.referencesEarlierKeyGroups(than: checkpointId) },
                                   operators: operators)
     }
 
@@ -382,4 +385,44 @@ final class CheckpointCoordinator: @unchecked Sendable {
     static func operatorId(_ node: StreamNode) -> String {
         node.uid ?? "auto:\(node.id):\(node.name)"
     }
+}
+
+/// What a job's checkpoints did so far (``JobClient/checkpointStatistics``).
+public struct CheckpointStatistics: Sendable, Equatable {
+    /// One completed checkpoint (or savepoint).
+    public struct Completed: Sendable, Equatable {
+        public var checkpointId: Int64
+        /// From trigger to durable `_metadata`.
+        public var durationMillis: Int64
+        /// The bytes a restore from it reads: its full state, including blobs earlier
+        /// checkpoints wrote.
+        public var sizeBytes: Int64
+        /// The bytes it wrote itself (less than ``sizeBytes`` when incremental).
+        public var writtenBytes: Int64
+
+        public init(checkpointId: Int64, durationMillis: Int64, sizeBytes: Int64, writtenBytes: Int64) {
+            self.checkpointId = checkpointId
+            self.durationMillis = durationMillis
+            self.sizeBytes = sizeBytes
+            self.writtenBytes = writtenBytes
+        }
+    }
+
+    /// Checkpoints (and savepoints) completed.
+    public var completed = 0
+    /// Checkpoints that failed or were aborted.
+    public var failed = 0
+    /// The last completed checkpoints, oldest first (at most 1,000).
+    public var recent: [Completed] = []
+
+    public init(completed: Int = 0, failed: Int = 0, recent: [Completed] = []) {
+        self.completed = completed
+        self.failed = failed
+        self.recent = recent
+    }
+
+    /// The duration of the last completed checkpoint (0 before the first).
+    public var lastDurationMillis: Int64 { recent.last?.durationMillis ?? 0 }
+    /// The state size of the last completed checkpoint (0 before the first).
+    public var lastSizeBytes: Int64 { recent.last?.sizeBytes ?? 0 }
 }

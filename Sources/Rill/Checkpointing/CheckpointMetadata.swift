@@ -13,10 +13,11 @@ public enum CheckpointKind: String, Hashable, Sendable, CustomStringConvertible 
 ///
 /// Handles are relative to the base directory of the snapshot (see ``StateHandle``).
 public struct CheckpointMetadata: Hashable, Sendable {
-    /// The format version this build writes.
-    public static var currentFormatVersion: UInt16 { 1 }
+    /// The format version this build writes. Version 2 added the change blobs of key groups
+    /// (``KeyGroupStateHandle/changes``).
+    public static var currentFormatVersion: UInt16 { 2 }
     /// The format versions this build reads.
-    public static var readableFormatVersions: ClosedRange<UInt16> { 1...1 }
+    public static var readableFormatVersions: ClosedRange<UInt16> { 1...2 }
 
     /// The format version the metadata was written with (``currentFormatVersion`` for new
     /// metadata).
@@ -29,7 +30,8 @@ public struct CheckpointMetadata: Hashable, Sendable {
     public var jobName: String
     /// When the checkpoint was triggered, in milliseconds since 1970.
     public var timestampMillis: Int64
-    /// `true` when some key groups reference files that earlier checkpoints wrote.
+    /// `true` when some key groups reference blobs that earlier checkpoints wrote (a base, or
+    /// changes on top of one).
     public var isIncremental: Bool
     /// Every operator with state, in graph order.
     public var operators: [OperatorStateMetadata]
@@ -64,6 +66,15 @@ public struct CheckpointMetadata: Hashable, Sendable {
     /// The bytes of state this snapshot restores: the sum of its handles' lengths,
     /// including blobs that earlier checkpoints wrote.
     public var stateBytes: Int64 { allHandles.reduce(0) { $0 + $1.length } }
+
+    /// The bytes this checkpoint wrote itself: its handles into its own `chk-N` directory
+    /// (for a savepoint, all of them). An incremental checkpoint writes less than
+    /// ``stateBytes``.
+    public var writtenBytes: Int64 {
+        guard kind == .checkpoint else { return stateBytes }
+        let own = CheckpointStorage.checkpointDirectoryName(checkpointId) + "/"
+        return allHandles.reduce(0) { $0 + ($1.relativePath.hasPrefix(own) ? $1.length : 0) }
+    }
 
     /// The operator with `operatorId`, if any.
     public func operatorState(withId operatorId: String) -> OperatorStateMetadata? {
@@ -118,6 +129,6 @@ extension CheckpointMetadata: BinaryCodable {
         jobName = try reader.readString()
         timestampMillis = try reader.readVarInt()
         isIncremental = try reader.readBool()
-        operators = try reader.read()
+        operators = try reader.readArray { try OperatorStateMetadata(from: &$0, formatVersion: readable) }
     }
 }

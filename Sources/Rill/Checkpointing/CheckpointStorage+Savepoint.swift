@@ -7,7 +7,8 @@ extension CheckpointStorage {
     /// Every blob `metadata` references is read from `sourceDirectory` (its length and
     /// checksum verified) and copied into `op-<operator>-sub-<subtask>.state` files inside
     /// `targetDirectory`; the handles are rewritten relative to the savepoint directory, the
-    /// kind becomes `.savepoint` and the savepoint is not incremental. Files are written
+    /// kind becomes `.savepoint` and the savepoint is not incremental (change blobs of key
+    /// groups are copied with their bases, so it needs no other directory). Files are written
     /// under temporary names, fsynced and renamed; `_metadata` comes last. On failure the
     /// files written so far are deleted.
     ///
@@ -70,6 +71,10 @@ extension CheckpointStorage {
                     for i in rewritten.keyGroups.indices {
                         rewritten.keyGroups[i].handle = try copy(rewritten.keyGroups[i].handle)
                         rewritten.keyGroups[i].writtenInCheckpoint = metadata.checkpointId
+                        for c in rewritten.keyGroups[i].changes.indices {
+                            rewritten.keyGroups[i].changes[c].handle = try copy(rewritten.keyGroups[i].changes[c].handle)
+                            rewritten.keyGroups[i].changes[c].writtenInCheckpoint = metadata.checkpointId
+                        }
                     }
                     for i in rewritten.operatorState.indices {
                         rewritten.operatorState[i].handle = try copy(rewritten.operatorState[i].handle)

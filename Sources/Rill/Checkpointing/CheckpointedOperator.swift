@@ -80,21 +80,18 @@ extension InternalTimerService {
 }
 
 extension KeyedStateBackend {
-    /// Keyed state into `snapshot`; `incremental` writes only key groups changed since the last
-    /// snapshot and lists the others as unchanged.
-    func snapshot(into snapshot: OperatorSnapshot, incremental: Bool) throws {
-        let (groups, unchanged) = try snapshotKeyGroups(changedOnly: incremental)
-        snapshot.keyGroups = groups
-        snapshot.unchangedKeyGroups = unchanged
-        snapshot.keyedStateDescriptors = stateDeclarations
-        clearDirtyKeyGroups()
+    /// Captures keyed state into `snapshot` (serialized later by the checkpoint writer);
+    /// `incremental` lets it list the keys changed since the last completed checkpoint.
+    func snapshot(into snapshot: OperatorSnapshot, checkpointId: Int64, incremental: Bool) throws {
+        snapshot.keyedState = try capture(checkpointId: checkpointId, incremental: incremental)
     }
 }
 
 extension KeyedOperatorCore {
-    func snapshotState(into snapshot: OperatorSnapshot, incremental: Bool) throws {
-        try backend.snapshot(into: snapshot, incremental: incremental)
-        snapshot.extra.append(.init(name: "timers", bytes: try timers.snapshot()))
+    func snapshotState(into snapshot: OperatorSnapshot, checkpointId: Int64, incremental: Bool) throws {
+        let timers = try timers.snapshot()
+        try backend.snapshot(into: snapshot, checkpointId: checkpointId, incremental: incremental)
+        snapshot.extra.append(.init(name: "timers", bytes: timers))
     }
 
     func initializeState(_ restore: OperatorRestoreState) throws {
@@ -106,14 +103,20 @@ extension KeyedOperatorCore {
 extension KeyedProcessOperator: CheckpointedOperator {
     @usableFromInline func initializeState(_ restore: OperatorRestoreState) throws { try core.initializeState(restore) }
     @usableFromInline func snapshotState(checkpointId: Int64, into snapshot: OperatorSnapshot, incremental: Bool) throws {
-        try core.snapshotState(into: snapshot, incremental: incremental)
+        try core.snapshotState(into: snapshot, checkpointId: checkpointId, incremental: incremental)
+    }
+    @usableFromInline func notifyCheckpointComplete(_ checkpointId: Int64) throws {
+        core.backend.checkpointCompleted(checkpointId)
     }
 }
 
 extension KeyedCoProcessOperator: CheckpointedOperator {
     @usableFromInline func initializeState(_ restore: OperatorRestoreState) throws { try core.initializeState(restore) }
     @usableFromInline func snapshotState(checkpointId: Int64, into snapshot: OperatorSnapshot, incremental: Bool) throws {
-        try core.snapshotState(into: snapshot, incremental: incremental)
+        try core.snapshotState(into: snapshot, checkpointId: checkpointId, incremental: incremental)
+    }
+    @usableFromInline func notifyCheckpointComplete(_ checkpointId: Int64) throws {
+        core.backend.checkpointCompleted(checkpointId)
     }
 }
 
@@ -122,6 +125,9 @@ extension KeyedReduceOperator: CheckpointedOperator {
         try backend.restoreKeyGroups(restore.keyGroups)
     }
     @usableFromInline func snapshotState(checkpointId: Int64, into snapshot: OperatorSnapshot, incremental: Bool) throws {
-        try backend.snapshot(into: snapshot, incremental: incremental)
+        try backend.snapshot(into: snapshot, checkpointId: checkpointId, incremental: incremental)
+    }
+    @usableFromInline func notifyCheckpointComplete(_ checkpointId: Int64) throws {
+        backend.checkpointCompleted(checkpointId)
     }
 }

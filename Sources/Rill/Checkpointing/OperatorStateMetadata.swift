@@ -52,7 +52,8 @@ public struct SubtaskStateMetadata: Hashable, Sendable {
     public var subtaskIndex: Int
     /// The key groups the subtask owned (empty for an operator without keyed state).
     public var keyGroupRange: KeyGroupRange
-    /// The keyed state of each key group that holds any, in key-group order.
+    /// The keyed state of each key group that holds any, in key-group order (a key group
+    /// without an entry holds no state).
     public var keyGroups: [KeyGroupStateHandle]
     /// Operator (non-keyed) state, by name, with its redistribution.
     public var operatorState: [NamedStateHandle]
@@ -78,8 +79,16 @@ public struct SubtaskStateMetadata: Hashable, Sendable {
     ///
     /// - Complexity: O(handles).
     public var allHandles: [StateHandle] {
-        keyGroups.map(\.handle) + operatorState.map(\.handle) + channelState.map(\.handle)
+        keyGroups.flatMap(\.allHandles) + operatorState.map(\.handle) + channelState.map(\.handle)
             + extra.map(\.handle)
+    }
+}
+
+extension OperatorStateMetadata {
+    /// Whether a key group's state (its base or a change) was written before checkpoint
+    /// `checkpointId`.
+    func referencesEarlierKeyGroups(than checkpointId: Int64) -> Bool {
+        subtasks.contains { $0.keyGroups.contains { $0.writtenInCheckpoint != checkpointId } }
     }
 }
 
@@ -96,12 +105,17 @@ extension OperatorStateMetadata: BinaryCodable {
     }
 
     public init(from reader: inout BinaryReader) throws {
+        try self.init(from: &reader, formatVersion: CheckpointMetadata.currentFormatVersion)
+    }
+
+    /// Reads the layout of metadata `formatVersion`.
+    init(from reader: inout BinaryReader, formatVersion: UInt16) throws {
         operatorId = try reader.readString()
         operatorName = try reader.readString()
         parallelism = try reader.read()
         maxParallelism = try reader.read()
         keyedStateDescriptors = try reader.read()
-        subtasks = try reader.read()
+        subtasks = try reader.readArray { try SubtaskStateMetadata(from: &$0, formatVersion: formatVersion) }
     }
 }
 
@@ -131,6 +145,11 @@ extension SubtaskStateMetadata: BinaryCodable {
     }
 
     public init(from reader: inout BinaryReader) throws {
+        try self.init(from: &reader, formatVersion: CheckpointMetadata.currentFormatVersion)
+    }
+
+    /// Reads the layout of metadata `formatVersion`.
+    init(from reader: inout BinaryReader, formatVersion: UInt16) throws {
         subtaskIndex = try reader.read()
         let rangeOffset = reader.offset
         let start: Int = try reader.read()
@@ -139,9 +158,21 @@ extension SubtaskStateMetadata: BinaryCodable {
             throw CodecError(.malformed, "key-group range \(start)...\(end) is impossible", offset: rangeOffset)
         }
         keyGroupRange = end < start ? .empty : KeyGroupRange(start: start, end: end)
-        keyGroups = try reader.read()
+        keyGroups = try reader.readArray { try KeyGroupStateHandle(from: &$0, formatVersion: formatVersion) }
         operatorState = try reader.read()
         channelState = try reader.read()
         extra = try reader.read()
+    }
+}
+
+extension BinaryReader {
+    /// An array written by `BinaryWriter.write(_:)`, each element read by `element` (for
+    /// layouts that depend on a format version).
+    mutating func readArray<T>(_ element: (inout BinaryReader) throws -> T) throws -> [T] {
+        let count = try readLength()
+        var result: [T] = []
+        result.reserveCapacity(count)
+        for _ in 0..<count { result.append(try element(&self)) }
+        return result
     }
 }

@@ -34,7 +34,8 @@ struct RestorePlanner {
         state.keyedStateDescriptors = op.keyedStateDescriptors.map { ($0.name, $0.kind, $0.valueTypeDescription) }
         for former in op.subtasks {
             for group in former.keyGroups where keyGroupRange.contains(group.keyGroup) {
-                state.keyGroups.append((group.keyGroup, try read(group.handle)))
+                // The base, then its changes in the order they were written.
+                for handle in group.allHandles { state.keyGroups.append((group.keyGroup, try read(handle))) }
             }
         }
         // Operator list state: gather every former subtask's elements, then redistribute.

@@ -31,19 +31,41 @@ public struct StateHandle: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// The state of one key group, for every keyed state of an operator subtask.
+/// The state of one key group, for every keyed state of an operator subtask: a base blob with
+/// every key's entries and, in incremental checkpoints, the change blobs written on top of it.
 public struct KeyGroupStateHandle: Hashable, Sendable {
     /// The key group, in `0..<maxParallelism`.
     public var keyGroup: Int
+    /// Where the base blob's bytes are.
+    public var handle: StateHandle
+    /// The checkpoint that wrote the base blob. In an incremental checkpoint, a key group whose
+    /// base was written earlier keeps that handle, and this id is older than the checkpoint
+    /// that holds the handle.
+    public var writtenInCheckpoint: Int64
+    /// Changes on top of the base, oldest first, each written by a later incremental
+    /// checkpoint: the entries of the keys that changed (removed keys included). A restore
+    /// reads the base and applies every change in order. Empty for a full key group.
+    public var changes: [KeyGroupChangeHandle]
+
+    public init(keyGroup: Int, handle: StateHandle, writtenInCheckpoint: Int64, changes: [KeyGroupChangeHandle] = []) {
+        self.keyGroup = keyGroup
+        self.handle = handle
+        self.writtenInCheckpoint = writtenInCheckpoint
+        self.changes = changes
+    }
+
+    /// The base blob's handle, then every change's.
+    public var allHandles: [StateHandle] { [handle] + changes.map(\.handle) }
+}
+
+/// A blob of changes to a key group's state (Flink's state changelog, per key group).
+public struct KeyGroupChangeHandle: Hashable, Sendable {
     /// Where its bytes are.
     public var handle: StateHandle
-    /// The checkpoint that wrote the bytes. In an incremental checkpoint, a key group that
-    /// did not change since the previous checkpoint keeps the previous handle, and this id
-    /// is older than the checkpoint that holds the handle.
+    /// The checkpoint that wrote it.
     public var writtenInCheckpoint: Int64
 
-    public init(keyGroup: Int, handle: StateHandle, writtenInCheckpoint: Int64) {
-        self.keyGroup = keyGroup
+    public init(handle: StateHandle, writtenInCheckpoint: Int64) {
         self.handle = handle
         self.writtenInCheckpoint = writtenInCheckpoint
     }
@@ -133,10 +155,29 @@ extension KeyGroupStateHandle: BinaryCodable {
         writer.write(keyGroup)
         handle.encode(to: &writer)
         writer.writeVarInt(writtenInCheckpoint)
+        writer.write(changes)
     }
 
     public init(from reader: inout BinaryReader) throws {
+        try self.init(from: &reader, formatVersion: CheckpointMetadata.currentFormatVersion)
+    }
+
+    /// Reads the layout of metadata `formatVersion` (version 1 has no changes).
+    init(from reader: inout BinaryReader, formatVersion: UInt16) throws {
         keyGroup = try reader.read()
+        handle = try reader.read()
+        writtenInCheckpoint = try reader.readVarInt()
+        changes = formatVersion >= 2 ? try reader.read() : []
+    }
+}
+
+extension KeyGroupChangeHandle: BinaryCodable {
+    public func encode(to writer: inout BinaryWriter) {
+        handle.encode(to: &writer)
+        writer.writeVarInt(writtenInCheckpoint)
+    }
+
+    public init(from reader: inout BinaryReader) throws {
         handle = try reader.read()
         writtenInCheckpoint = try reader.readVarInt()
     }

@@ -4,7 +4,7 @@
 /// Rill's type parameter is the aggregate function itself (`AggregatingState<Average>`), so the
 /// accumulator is stored unboxed and `add` runs specialized code: Flink's `IN` and `OUT` are
 /// `F.In` and `F.Out`.
-public final class AggregatingState<F: AggregateFunction>: _KeyedStateStorage, KeyedStateSnapshotting {
+public final class AggregatingState<F: AggregateFunction>: _KeyedStateStorage, KeyedStateSnapshotting, _CapturableState {
     public typealias In = F.In
     public typealias Out = F.Out
     public typealias Accumulator = F.Accumulator
@@ -100,6 +100,11 @@ public final class AggregatingState<F: AggregateFunction>: _KeyedStateStorage, K
         accumulators[unchecked: slot] = entry.value
         if hasTTL { stamps[unchecked: slot] = entry.lastAccessMillis ?? ctx.now() }
         ctx.markDirty()
+    }
+
+    @usableFromInline
+    func _captureEntries() -> (Int32) -> TTLValue<Accumulator>? {
+        _captureTTLValues(accumulators, stamps: stamps, hasTTL: hasTTL)
     }
 
     // MARK: _KeyedStateStorage

@@ -1,9 +1,6 @@
-// Hooks for checkpoints: enumerate per key group, read typed entries, restore, and track which
-// key groups changed since the last (incremental) checkpoint.
-//
-// A snapshot reads values on the task thread between records. The values handed out are Swift
-// values (arrays and dictionaries shared copy-on-write), so serializing them later, off the
-// task thread, sees a consistent copy.
+// Hooks for checkpoints and tests: enumerate per key group, read typed entries, restore, and
+// see which key groups changed. (Checkpoints themselves capture copy-on-write views: see
+// KeyedStateBackend+Checkpoint.)
 
 extension KeyedStateBackend {
     /// The keys of `keyGroup` that hold a value in at least one state.
@@ -60,13 +57,23 @@ extension KeyedStateBackend {
         return true
     }
 
-    /// The key groups in which any state changed since ``clearDirtyKeyGroups()``, ascending.
+    /// The key groups in which any state changed since the last snapshot or
+    /// ``clearDirtyKeyGroups()``, ascending.
+    ///
+    /// - Complexity: O(keys changed since then).
     public var dirtyKeyGroups: [Int] {
-        (0..<ctx.keyGroupCount).filter { ctx.dirty[$0] }.map { $0 + keyGroupRange.start }
+        if changes.overflowed { return Array(keyGroupRange) }
+        var groups = Set(changes.removed.map { Int($0.groupIndex) })
+        for slot in ctx.changedSlots {
+            let index = ctx.slotKeyGroupIndex[unchecked: slot]
+            if index >= 0 { groups.insert(Int(index)) }
+        }
+        return groups.sorted().map { $0 + keyGroupRange.start }
     }
 
-    /// Forgets the dirty set (after an incremental checkpoint completed).
+    /// Forgets what changed. The next checkpoint then writes every key group in full, since
+    /// what changed before this call is no longer known.
     public func clearDirtyKeyGroups() {
-        ctx.dirty.update(repeating: false, count: ctx.keyGroupCount)
+        changes.forget(ctx)
     }
 }

@@ -46,13 +46,15 @@ public final class KeyedStateBackend<K: StableHashable>: _KeySlotOwner {
         let ttl: StateTTLConfig?
         let state: any _KeyedStateStorage
         /// Writes and reads this state's entries for checkpoints (see KeyedStateBackend+Checkpoint).
-        let checkpointing: _StateCheckpointing
+        let checkpointing: _StateCheckpointing<K>
     }
 
     /// The key codec, found once (keys must be BinaryCodable or Codable to be checkpointed).
     lazy var keyCodec: StateCodec<K>? = StateCodec<K>.discovered()
     /// Restored state not yet claimed by a registration, by state name.
     var pendingRestore: [String: [_PendingStateBlob]] = [:]
+    /// What changed since the last completed checkpoint, for incremental checkpoints.
+    var changes = _KeyChanges<K>()
     /// The first restore problem, reported when the state is registered or snapshotted.
     var restoreError: (any Error)?
 
@@ -166,7 +168,7 @@ public final class KeyedStateBackend<K: StableHashable>: _KeySlotOwner {
         groupHeads[groupIndex] = slot
         groupCounts[groupIndex] += 1
         table.insert(key, hash: _currentHash, slot: slot)
-        ctx.dirty[groupIndex] = true
+        ctx.markDirty(slot: slot)
         ctx.slot = slot
         return slot
     }
@@ -182,7 +184,7 @@ public final class KeyedStateBackend<K: StableHashable>: _KeySlotOwner {
         if previous != 0 { slotNext[unchecked: previous] = next } else { groupHeads[groupIndex] = next }
         if next != 0 { slotPrevious[unchecked: next] = previous }
         groupCounts[groupIndex] -= 1
-        ctx.dirty[groupIndex] = true
+        changes.recordRemoval(groupIndex: Int32(groupIndex), key: key, liveKeys: table.count)
         slotKeys[unchecked: slot] = nil
         ctx.slotKeyGroupIndex[unchecked: slot] = -1
         ctx.refCounts[unchecked: slot] = 0
@@ -197,6 +199,7 @@ public final class KeyedStateBackend<K: StableHashable>: _KeySlotOwner {
         slotPrevious.grow(to: capacity, repeating: 0)
         ctx.refCounts.grow(to: capacity, repeating: 0)
         ctx.slotKeyGroupIndex.grow(to: capacity, repeating: -1)
+        ctx.growChangedBits(to: capacity)
         for storage in storages { storage._growSlots(to: capacity) }
         slotCapacity = capacity
     }
@@ -332,7 +335,7 @@ public final class KeyedStateBackend<K: StableHashable>: _KeySlotOwner {
         }
     }
 
-    func register<S: _KeyedStateStorage & KeyedStateSnapshotting>(
+    func register<S: _CapturableState>(
         _ name: String, ttl: StateTTLConfig?, make: () throws(StateError) -> S
     ) throws(StateError) -> S {
         if let existing = registry[name] {

@@ -1,6 +1,6 @@
 /// A list of values per key (Flink's `ListState`). With TTL every element carries its own
 /// last-access time and expires on its own, as in Flink.
-public final class ListState<V>: _KeyedStateStorage, KeyedStateSnapshotting {
+public final class ListState<V>: _KeyedStateStorage, KeyedStateSnapshotting, _CapturableState {
     public let name: String
     @usableFromInline let ctx: _KeyContext
     /// Per slot; an empty array means "no value".
@@ -117,10 +117,21 @@ public final class ListState<V>: _KeyedStateStorage, KeyedStateSnapshotting {
     // MARK: Snapshots
 
     public func snapshotEntry(at slot: KeyedStateSlot) -> [TTLValue<V>]? {
-        let list = lists[unchecked: slot.raw]
+        Self.entry(lists[unchecked: slot.raw], times: hasTTL ? stamps[unchecked: slot.raw] : nil)
+    }
+
+    @usableFromInline
+    func _captureEntries() -> (Int32) -> [TTLValue<V>]? {
+        let lists = lists.freeze()
+        guard hasTTL else { return { slot in Self.entry(lists[slot], times: nil) } }
+        let stamps = stamps.freeze()
+        return { slot in Self.entry(lists[slot], times: stamps[slot]) }
+    }
+
+    /// A stored list as a snapshot entry (`nil` when empty).
+    static func entry(_ list: [V], times: [Int64]?) -> [TTLValue<V>]? {
         if list.isEmpty { return nil }
-        if !hasTTL { return list.map { TTLValue(value: $0) } }
-        let times = stamps[unchecked: slot.raw]
+        guard let times else { return list.map { TTLValue(value: $0) } }
         return list.indices.map { TTLValue(value: list[$0], lastAccessMillis: times[$0]) }
     }
 

@@ -1,6 +1,6 @@
 /// A map per key (Flink's `MapState`). With TTL every entry carries its own last-access time
 /// and expires on its own, as in Flink.
-public final class MapState<UK: Hashable, UV>: _KeyedStateStorage, KeyedStateSnapshotting {
+public final class MapState<UK: Hashable, UV>: _KeyedStateStorage, KeyedStateSnapshotting, _CapturableState {
     public let name: String
     @usableFromInline let ctx: _KeyContext
     /// Per slot; an empty dictionary means "no value".
@@ -156,10 +156,21 @@ public final class MapState<UK: Hashable, UV>: _KeyedStateStorage, KeyedStateSna
     // MARK: Snapshots
 
     public func snapshotEntry(at slot: KeyedStateSlot) -> [UK: TTLValue<UV>]? {
-        let map = maps[unchecked: slot.raw]
+        Self.entry(maps[unchecked: slot.raw], times: hasTTL ? stamps[unchecked: slot.raw] : nil)
+    }
+
+    @usableFromInline
+    func _captureEntries() -> (Int32) -> [UK: TTLValue<UV>]? {
+        let maps = maps.freeze()
+        guard hasTTL else { return { slot in Self.entry(maps[slot], times: nil) } }
+        let stamps = stamps.freeze()
+        return { slot in Self.entry(maps[slot], times: stamps[slot]) }
+    }
+
+    /// A stored map as a snapshot entry (`nil` when empty).
+    static func entry(_ map: [UK: UV], times: [UK: Int64]?) -> [UK: TTLValue<UV>]? {
         if map.isEmpty { return nil }
-        if !hasTTL { return map.mapValues { TTLValue(value: $0) } }
-        let times = stamps[unchecked: slot.raw]
+        guard let times else { return map.mapValues { TTLValue(value: $0) } }
         var entry: [UK: TTLValue<UV>] = [:]
         entry.reserveCapacity(map.count)
         for (key, value) in map { entry[key] = TTLValue(value: value, lastAccessMillis: times[key]) }

@@ -1,6 +1,6 @@
 /// One value per key, folded with a ``ReduceFunction`` on every `add` (Flink's
 /// `ReducingState`).
-public final class ReducingState<V>: _KeyedStateStorage, KeyedStateSnapshotting {
+public final class ReducingState<V>: _KeyedStateStorage, KeyedStateSnapshotting, _CapturableState {
     public let name: String
     @usableFromInline let ctx: _KeyContext
     @usableFromInline let reduceFunction: ReduceFunction<V>
@@ -95,6 +95,11 @@ public final class ReducingState<V>: _KeyedStateStorage, KeyedStateSnapshotting 
         values[unchecked: slot] = entry.value
         if hasTTL { stamps[unchecked: slot] = entry.lastAccessMillis ?? ctx.now() }
         ctx.markDirty()
+    }
+
+    @usableFromInline
+    func _captureEntries() -> (Int32) -> TTLValue<V>? {
+        _captureTTLValues(values, stamps: stamps, hasTTL: hasTTL)
     }
 
     // MARK: _KeyedStateStorage

@@ -2,7 +2,7 @@
 ///
 /// Obtained from ``KeyedStateBackend/getState(_:)``; valid while the backend lives; used only
 /// on the task thread.
-public final class ValueState<V>: _KeyedStateStorage, KeyedStateSnapshotting {
+public final class ValueState<V>: _KeyedStateStorage, KeyedStateSnapshotting, _CapturableState {
     public let name: String
     @usableFromInline let ctx: _KeyContext
     @usableFromInline @exclusivity(unchecked) var values: _SlotColumn<V?>
@@ -40,8 +40,12 @@ public final class ValueState<V>: _KeyedStateStorage, KeyedStateSnapshotting {
     @inlinable @inline(__always)
     public func update(_ value: V) {
         var slot = ctx.slot
-        if values[unchecked: slot] == nil { slot = ctx.acquireSlot() }
-        values[unchecked: slot] = value
+        var stored = values.writableAddress(slot)
+        if stored.pointee == nil {
+            slot = ctx.acquireSlot()
+            stored = values.writableAddress(slot)
+        }
+        stored.pointee = value
         if hasTTL { stamps[unchecked: slot] = ctx.now() }
         ctx.markDirty()
     }
@@ -84,6 +88,11 @@ public final class ValueState<V>: _KeyedStateStorage, KeyedStateSnapshotting {
     public func restoreEntry(_ entry: TTLValue<V>) {
         update(entry.value)
         if hasTTL { stamps[unchecked: ctx.slot] = entry.lastAccessMillis ?? ctx.now() }
+    }
+
+    @usableFromInline
+    func _captureEntries() -> (Int32) -> TTLValue<V>? {
+        _captureTTLValues(values, stamps: stamps, hasTTL: hasTTL)
     }
 
     // MARK: _KeyedStateStorage

@@ -30,8 +30,14 @@ final class _KeyContext {
     @usableFromInline @exclusivity(unchecked) var refCounts: _SlotColumn<Int32>
     /// Per slot: its key group's index in the range, -1 for a free slot.
     @usableFromInline @exclusivity(unchecked) var slotKeyGroupIndex: _SlotColumn<Int32>
-    /// Per key group in the range: modified since the dirty set was last cleared.
-    @usableFromInline let dirty: UnsafeMutablePointer<Bool>
+    /// One bit per slot: its state changed since the last snapshot (or
+    /// ``KeyedStateBackend/clearDirtyKeyGroups()``). A bitmap stays in the first-level cache
+    /// where a per-slot column would not.
+    @usableFromInline @exclusivity(unchecked) var changedBits: UnsafeMutablePointer<UInt64>
+    var changedBitsWords: Int
+    /// The slots whose bit is set, each once (a slot freed meanwhile, or taken by another
+    /// key, is still listed: readers check the slot's key).
+    @usableFromInline @exclusivity(unchecked) var changedSlots: [Int32] = []
     @usableFromInline let keyGroupCount: Int
     @usableFromInline let clock: any ProcessingTimeClock
     @usableFromInline weak var owner: (any _KeySlotOwner)?
@@ -41,14 +47,15 @@ final class _KeyContext {
         self.clock = clock
         refCounts = _SlotColumn(capacity: slotCapacity, repeating: 0)
         slotKeyGroupIndex = _SlotColumn(capacity: slotCapacity, repeating: -1)
-        dirty = UnsafeMutablePointer<Bool>.allocate(capacity: Swift.max(keyGroupCount, 1))
-        dirty.initialize(repeating: false, count: Swift.max(keyGroupCount, 1))
+        changedBitsWords = Swift.max(1, (slotCapacity + 63) / 64)
+        changedBits = .allocate(capacity: changedBitsWords)
+        changedBits.initialize(repeating: 0, count: changedBitsWords)
     }
 
     deinit {
         refCounts.destroy()
         slotKeyGroupIndex.destroy()
-        dirty.deallocate()
+        changedBits.deallocate()
     }
 
     /// A state gains a value for the current key: allocate a slot if the key has none, count
@@ -81,15 +88,46 @@ final class _KeyContext {
         owner._releaseSlot(released)
     }
 
-    /// Marks the current key group as modified.
+    /// Records that the current key's state changed (for incremental checkpoints).
+    ///
+    /// - Complexity: O(1): one load and compare, plus an append the first time per epoch.
     @inlinable
-    func markDirty() { dirty[keyGroupIndex] = true }
+    func markDirty() { markDirty(slot: slot) }
 
-    /// Marks the key group of `slot` as modified.
+    /// Records that the state of `slot`'s key changed.
     @inlinable
     func markDirty(slot marked: Int32) {
-        let index = slotKeyGroupIndex[unchecked: marked]
-        if index >= 0 { dirty[Int(index)] = true }
+        let index = Int(truncatingIfNeeded: marked)
+        if changedBits[index &>> 6] & (1 &<< UInt64(index & 63)) == 0 { recordChange(marked) }
+    }
+
+    @usableFromInline
+    func recordChange(_ marked: Int32) {
+        let index = Int(marked)
+        changedBits[index >> 6] |= 1 << UInt64(index & 63)
+        changedSlots.append(marked)
+    }
+
+    /// Hands over the slots changed since the last call and clears their bits.
+    ///
+    /// - Complexity: O(slots handed over).
+    func takeChangedSlots() -> [Int32] {
+        let taken = changedSlots
+        changedSlots = []
+        for slot in taken { changedBits[Int(slot) >> 6] &= ~(1 << UInt64(Int(slot) & 63)) }
+        return taken
+    }
+
+    /// Makes room for the bits of `capacity` slots.
+    func growChangedBits(to capacity: Int) {
+        let words = (capacity + 63) / 64
+        guard words > changedBitsWords else { return }
+        let grown = UnsafeMutablePointer<UInt64>.allocate(capacity: words)
+        grown.moveInitialize(from: changedBits, count: changedBitsWords)
+        (grown + changedBitsWords).initialize(repeating: 0, count: words - changedBitsWords)
+        changedBits.deallocate()
+        changedBits = grown
+        changedBitsWords = words
     }
 
     @inlinable

@@ -17,17 +17,17 @@ struct _KeyTable<K: StableHashable> {
     @usableFromInline var shift: UInt64
     @usableFromInline var count: Int
 
-    @usableFromInline static var keyOffset: Int {
+    @inlinable static var keyOffset: Int {
         let align = MemoryLayout<K>.alignment
         return (8 + align - 1) / align * align
     }
 
-    @usableFromInline static var stride: Int {
+    @inlinable static var stride: Int {
         let align = Swift.max(MemoryLayout<K>.alignment, 4)
         return (keyOffset + MemoryLayout<K>.size + align - 1) / align * align
     }
 
-    @usableFromInline static var alignment: Int { Swift.max(MemoryLayout<K>.alignment, 4) }
+    @inlinable static var alignment: Int { Swift.max(MemoryLayout<K>.alignment, 4) }
 
     @usableFromInline
     init(bucketCount: Int = 16) {

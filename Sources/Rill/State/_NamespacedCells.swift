@@ -78,7 +78,7 @@ final class _NamespacedCells<N: Hashable, Cell> {
 
 /// What the namespaced states share: the current namespace and checkpoint access.
 @usableFromInline
-protocol _NamespacedState: _KeyedStateStorage {
+protocol _NamespacedState: _CapturableState where SnapshotEntry == [Namespace: Cell] {
     associatedtype Namespace: Hashable
     associatedtype Cell
     var cells: _NamespacedCells<Namespace, Cell> { get }
@@ -89,4 +89,13 @@ extension _NamespacedState {
     @usableFromInline var _hasTTL: Bool { false }
     @usableFromInline func _purgeExpired(at slot: Int32, now: Int64) {}
     @usableFromInline func _holdsValue(at slot: Int32) -> Bool { cells.holdsValue(at: slot) }
+
+    @usableFromInline
+    func _captureEntries() -> (Int32) -> [Namespace: Cell]? {
+        let column = cells.column.freeze()
+        return { slot in
+            let cells = column[slot]
+            return cells.isEmpty ? nil : cells
+        }
+    }
 }

@@ -10,8 +10,14 @@ extension WindowOperator: CheckpointedOperator {
 
     @usableFromInline
     func snapshotState(checkpointId: Int64, into snapshot: OperatorSnapshot, incremental: Bool) throws {
-        try backend.snapshot(into: snapshot, incremental: incremental)
-        snapshot.extra.append(.init(name: "timers", bytes: try timerService.snapshot()))
+        let timers = try timerService.snapshot()
+        try backend.snapshot(into: snapshot, checkpointId: checkpointId, incremental: incremental)
+        snapshot.extra.append(.init(name: "timers", bytes: timers))
+    }
+
+    @usableFromInline
+    func notifyCheckpointComplete(_ checkpointId: Int64) throws {
+        backend.checkpointCompleted(checkpointId)
     }
 }
 
@@ -34,6 +40,11 @@ extension SlicingWindowOperator: CheckpointedOperator {
                 for position in 0..<slice.count { ctx.markDirty(slot: slice.slots[position]) }
             }
         }
-        try backend.snapshot(into: snapshot, incremental: incremental)
+        try backend.snapshot(into: snapshot, checkpointId: checkpointId, incremental: incremental)
+    }
+
+    @usableFromInline
+    func notifyCheckpointComplete(_ checkpointId: Int64) throws {
+        backend.checkpointCompleted(checkpointId)
     }
 }

@@ -119,6 +119,46 @@ final class _Slice<Acc> {
     }
 }
 
+/// A slice's keys and accumulators, read for snapshots.
+protocol _SliceEntries {
+    associatedtype Acc
+    var end: Int64 { get }
+    /// The position of `slot`'s accumulator, if the key has data in the slice.
+    func position(of slot: Int32) -> Int32?
+    func accumulator(at position: Int32) -> Acc
+}
+
+extension _Slice: _SliceEntries {
+    func accumulator(at position: Int32) -> Acc { accumulators[Int(position)] }
+}
+
+/// A copy of a slice taken for a checkpoint, read on the checkpoint writer's thread.
+final class _CapturedSlice<Acc>: _SliceEntries {
+    // Read by one thread at a time; `positions` is built on first use.
+    let end: Int64
+    let slots: [Int32]
+    let accumulators: [Acc]
+    private var positions: [Int32: Int32]?
+
+    init(copying slice: _Slice<Acc>) {
+        end = slice.end
+        slots = Array(UnsafeBufferPointer(start: slice.slots, count: slice.count))
+        accumulators = Array(UnsafeBufferPointer(start: slice.accumulators, count: slice.count))
+    }
+
+    func position(of slot: Int32) -> Int32? {
+        if positions == nil {
+            var index: [Int32: Int32] = [:]
+            index.reserveCapacity(slots.count)
+            for (position, slot) in slots.enumerated() { index[slot] = Int32(position) }
+            positions = index
+        }
+        return positions![slot]
+    }
+
+    func accumulator(at position: Int32) -> Acc { accumulators[Int(position)] }
+}
+
 /// What a slicing operator keeps per key slot.
 @usableFromInline
 struct _SliceKeyInfo {
@@ -182,7 +222,7 @@ extension _SliceSnapshot: BinaryCodable where Acc: BinaryCodable {
 /// Slice-major storage keeps the hot path sequential: the elements of one slice of time go to
 /// one array whatever their key, and a window fires by walking its slices.
 @usableFromInline
-final class _SliceState<Acc>: _KeyedStateStorage, KeyedStateSnapshotting {
+final class _SliceState<Acc>: _KeyedStateStorage, KeyedStateSnapshotting, _CapturableState {
     @usableFromInline let name: String
     @usableFromInline let ctx: _KeyContext
     @usableFromInline let sliceSize: Int64
@@ -203,8 +243,10 @@ final class _SliceState<Acc>: _KeyedStateStorage, KeyedStateSnapshotting {
 
     deinit { info.destroy() }
 
+    /// The key info of `slot`, for reading and writing (a page a snapshot shares is copied
+    /// first).
     @inlinable
-    func keyInfo(_ slot: Int32) -> UnsafeMutablePointer<_SliceKeyInfo> { info.base + Int(truncatingIfNeeded: slot) }
+    func keyInfo(_ slot: Int32) -> UnsafeMutablePointer<_SliceKeyInfo> { info.writableAddress(slot) }
 
     @inlinable var isEmpty: Bool { head == slices.count }
 
@@ -287,21 +329,38 @@ final class _SliceState<Acc>: _KeyedStateStorage, KeyedStateSnapshotting {
 
     @usableFromInline
     func snapshotEntry(at slot: KeyedStateSlot) -> _SliceSnapshot<Acc>? {
-        let key = keyInfo(slot.raw).pointee
+        Self.entry(of: slot.raw, key: info[unchecked: slot.raw], slices: slices[head...], firedThrough: snapshotFiredThrough)
+    }
+
+    /// Slices change in place, so a capture copies their keys and accumulators (a flat copy,
+    /// nothing encoded); the key infos are frozen copy-on-write.
+    ///
+    /// - Complexity: O(entries of the live slices).
+    @usableFromInline
+    func _captureEntries() -> (Int32) -> _SliceSnapshot<Acc>? {
+        let info = info.freeze()
+        let slices = slices[head...].map { _CapturedSlice(copying: $0) }
+        let firedThrough = snapshotFiredThrough
+        return { slot in Self.entry(of: slot, key: info[slot], slices: slices, firedThrough: firedThrough) }
+    }
+
+    /// The snapshot entry of the key at `slot`, from `slices` in ascending end.
+    static func entry<Slices: Collection>(
+        of slot: Int32, key: _SliceKeyInfo, slices: Slices, firedThrough: Int64
+    ) -> _SliceSnapshot<Acc>? where Slices.Element: _SliceEntries, Slices.Element.Acc == Acc {
         guard key.liveSlices > 0 else { return nil }
         var ends: [Int64] = []
         var accumulators: [Acc] = []
-        for index in head..<slices.count {
-            let slice = slices[index]
+        for slice in slices {
             if slice.end > key.latestEnd { break }
-            let position = slice.end == key.latestEnd ? key.latestPosition : slice.position(of: slot.raw)
-            if let position {
+            let found = slice.end == key.latestEnd ? key.latestPosition : slice.position(of: slot)
+            if let found {
                 ends.append(slice.end)
-                accumulators.append(slice.accumulators[Int(position)])
+                accumulators.append(slice.accumulator(at: found))
             }
         }
         return _SliceSnapshot(ends: ends, accumulators: accumulators,
-                              firedThrough: Swift.max(key.firedThrough, snapshotFiredThrough))
+                              firedThrough: Swift.max(key.firedThrough, firedThrough))
     }
 
     /// Adds the current key's restored slices (the operator then recomputes what to fire).
