@@ -224,3 +224,23 @@ final class TimerTests: XCTestCase {
         XCTAssertEqual(last, Int64.max)
     }
 }
+
+final class TimerSnapshotTests: XCTestCase {
+    /// Timers are captured at the barrier and encoded later by the checkpoint writer: what the
+    /// task does in between must not reach the checkpoint.
+    func testTimersChangedAfterTheBarrierDoNotLeakIntoTheCheckpoint() throws {
+        let service = InternalTimerService<Int64, VoidNamespace>(timeService: ProcessingTimeService(clock: ManualClock(startMillis: 0)))
+        for key in Int64(0)..<100 {
+            service.registerEventTimeTimer(1_000 + key, key: key, namespace: VoidNamespace())
+            service.registerProcessingTimeTimer(5_000 + key, key: key, namespace: VoidNamespace())
+        }
+        let blob = try service.snapshot()
+        for key in Int64(0)..<50 { service.deleteEventTimeTimer(1_000 + key, key: key, namespace: VoidNamespace()) }
+        for key in Int64(100)..<200 { service.registerEventTimeTimer(1_000 + key, key: key, namespace: VoidNamespace()) }
+
+        let restored = InternalTimerService<Int64, VoidNamespace>(timeService: ProcessingTimeService(clock: ManualClock(startMillis: 0)))
+        try restored.restore([try blob.encode()], owns: { _ in true })
+        XCTAssertEqual(Set(restored.eventTimers.allTimers.map(\.key)), Set(0..<100))
+        XCTAssertEqual(Set(restored.processingTimers.allTimers.map(\.timestamp)), Set((0..<100).map { 5_000 + $0 }))
+    }
+}

@@ -44,9 +44,21 @@ struct CheckpointBarrier: Sendable, Equatable {
 @usableFromInline
 final class OperatorSnapshot: @unchecked Sendable {
     // Filled on the task thread, then handed over whole to the writer.
-    struct Blob: Sendable {
+    struct Blob: @unchecked Sendable {
+        // `encode` only reads what it captured: immutable copies (copy-on-write) taken at the barrier.
         let name: String
-        let bytes: [UInt8]
+        /// Produces the blob's bytes; called by the checkpoint writer, off the task thread.
+        let encode: () throws -> [UInt8]
+
+        init(name: String, bytes: [UInt8]) {
+            self.name = name
+            encode = { bytes }
+        }
+
+        init(name: String, encode: @escaping () throws -> [UInt8]) {
+            self.name = name
+            self.encode = encode
+        }
     }
 
     /// Keyed state as it was at the barrier, serialized per key group by the writer.

@@ -336,7 +336,7 @@ final class CheckpointCoordinator: @unchecked Sendable {
                     operatorState.append(NamedStateHandle(name: state.name, distribution: state.distribution,
                                                           handle: try file.append(blob.bytes)))
                 }
-                let extraHandles = try extra.map { NamedStateHandle(name: $0.name, handle: try file.append($0.bytes)) }
+                let extraHandles = try extra.map { NamedStateHandle(name: $0.name, handle: try file.append(try $0.encode())) }
                 let channelState = try inFlight.sorted { $0.key < $1.key }.map { channel, batches in
                     ChannelStateHandle(inputChannel: channel, handle: try file.append { writer in
                         try writeInFlight(batches, chain: chain, subtask: subtask, channel: channel, into: &writer)

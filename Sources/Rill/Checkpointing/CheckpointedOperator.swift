@@ -35,22 +35,26 @@ extension VoidNamespace: BinaryCodable {
 }
 
 extension InternalTimerService {
-    /// Timers as one blob: event-time then processing-time (timestamp, key, namespace).
-    func snapshot() throws -> [UInt8] {
+    /// Timers as one blob: event-time then processing-time (timestamp, key, namespace). The
+    /// queues are captured copy-on-write here, on the task thread; the returned blob encodes
+    /// them when the checkpoint writer asks, off the task thread.
+    func snapshot() throws -> OperatorSnapshot.Blob {
         guard let keyCodec = StateCodec<Key>.discovered(), let namespaceCodec = StateCodec<Namespace>.discovered() else {
             throw RillError(.stateError, "timers cannot be checkpointed: the key type \(Key.self) and namespace \(Namespace.self) must conform to BinaryCodable or Codable")
         }
-        var writer = BinaryWriter(capacity: 64)
-        for queue in [eventTimers, processingTimers] {
-            let timers = queue.allTimers
-            writer.writeVarUInt(UInt64(timers.count))
-            for timer in timers {
-                writer.writeVarInt(timer.timestamp)
-                try keyCodec.encode(timer.key, &writer)
-                try namespaceCodec.encode(timer.namespace, &writer)
+        let queues = [eventTimers.storage, processingTimers.storage]
+        return OperatorSnapshot.Blob(name: "timers") {
+            var writer = BinaryWriter(capacity: 64)
+            for queue in queues {
+                writer.writeVarUInt(UInt64(queue.count))
+                for case let timer? in queue.slots {
+                    writer.writeVarInt(timer.timestamp)
+                    try keyCodec.encode(timer.key, &writer)
+                    try namespaceCodec.encode(timer.namespace, &writer)
+                }
             }
+            return writer.bytes
         }
-        return writer.bytes
     }
 
     /// Re-registers the timers of `blobs` whose key `owns` accepts (after rescaling, a subtask
@@ -91,7 +95,7 @@ extension KeyedOperatorCore {
     func snapshotState(into snapshot: OperatorSnapshot, checkpointId: Int64, incremental: Bool) throws {
         let timers = try timers.snapshot()
         try backend.snapshot(into: snapshot, checkpointId: checkpointId, incremental: incremental)
-        snapshot.extra.append(.init(name: "timers", bytes: timers))
+        snapshot.extra.append(timers)
     }
 
     func initializeState(_ restore: OperatorRestoreState) throws {

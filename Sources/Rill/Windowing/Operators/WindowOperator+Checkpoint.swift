@@ -12,7 +12,7 @@ extension WindowOperator: CheckpointedOperator {
     func snapshotState(checkpointId: Int64, into snapshot: OperatorSnapshot, incremental: Bool) throws {
         let timers = try timerService.snapshot()
         try backend.snapshot(into: snapshot, checkpointId: checkpointId, incremental: incremental)
-        snapshot.extra.append(.init(name: "timers", bytes: timers))
+        snapshot.extra.append(timers)
     }
 
     @usableFromInline
