@@ -72,6 +72,45 @@ final class CheckpointFaultTests: XCTestCase {
         _ = try? await second2.result()
     }
 
+    /// A job restored from a checkpoint in another directory that fails before taking its own
+    /// first checkpoint restarts from that checkpoint again, found where it is (it was once
+    /// looked up in the new job's directory, and the restart failed).
+    func testAFailureBeforeTheFirstOwnCheckpointRestoresFromTheOtherDirectoryAgain() async throws {
+        let results = TransactionalResults<KeySum>()
+        let origin = SavepointTests.makeJob(parallelism: 1, checkpointDirectory: temporaryDirectory("origin"),
+                                            restore: .none, results: results)
+        origin.configuration.checkpoints.interval = nil
+        let first = try origin.executeAsync("origin")
+        try waitUntil("records") { first.operatorCounts[0].recordsOut > 500 }
+        let checkpoint = try await first.triggerCheckpoint()
+        first.cancel()
+        _ = try? await first.result()
+
+        let failed = Atomic<Bool>(false)
+        let env = StreamEnvironment()
+        env.configuration.parallelism = 1
+        env.configuration.checkpoints.directory = temporaryDirectory("elsewhere")
+        env.configuration.restore = .path(checkpoint)
+        env.configuration.restartStrategy = .fixedDelay(attempts: 1, delay: .zero)
+        env.fromGenerator(count: Int64.max, recordsPerSecond: 200_000) { $0 }.setParallelism(1).uid("numbers")
+            .map { value -> Int64 in
+                if failed.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged {
+                    throw InjectedJobFailure(value: value)
+                }
+                return value
+            }
+            .keyBy { $0 % 10 }
+            .process(RunningSum()).uid("running-sum")
+            .sinkTo(TransactionalCollectSink(results)).uid("sink")
+        let client = try env.executeAsync("restored elsewhere")
+        try waitUntil("the restarted attempt makes progress, or the job ends") {
+            (client.restarts == 1 && client.operatorCounts[0].recordsOut > 100) || client.status.isTerminal
+        }
+        XCTAssertEqual(client.status, .running, "the restart found the checkpoint it restored from")
+        client.cancel()
+        _ = try? await client.result()
+    }
+
     /// A periodic checkpoint due while a failed job waits to restart does not start: it would
     /// wait for the failed attempt's tasks and hold the only checkpoint slot until it timed out,
     /// and the restarted job would take no checkpoint meanwhile.

@@ -57,13 +57,21 @@ final class JobMaster: @unchecked Sendable {
         }
         if let storage {
             checkpoints = CheckpointCoordinator(config: configuration.checkpoints, storage: storage, jobName: jobName,
-                                               plan: plan, restoredFrom: restoredFrom)
+                                               plan: plan, restoredFrom: Self.sameDirectory(restoredBase, storage.directory) ? restoredFrom : nil)
         } else {
             checkpoints = nil
         }
         let initialRestore = restoredFrom.map { [restoredBase] in ($0, restoredBase) }
         attempt = try Self.makeAttempt(jobName: jobName, plan: plan, configuration: configuration, checkpoints: checkpoints,
                                        restore: initialRestore, allowNonRestored: restoreAllowsNonRestored)
+    }
+
+    /// Whether two directory paths name the same directory. A checkpoint restored from another
+    /// directory is not one of this job's checkpoints: a restart finds it where it is, and an
+    /// incremental checkpoint never builds on its files.
+    private static func sameDirectory(_ a: String, _ b: String) -> Bool {
+        URL(fileURLWithPath: a).standardizedFileURL.resolvingSymlinksInPath().path
+            == URL(fileURLWithPath: b).standardizedFileURL.resolvingSymlinksInPath().path
     }
 
     private static func makeAttempt(jobName: String, plan: ExecutionPlan, configuration: StreamEnvironment.Configuration,
