@@ -2,19 +2,6 @@ import Foundation
 import Rill
 import XCTest
 
-/// A deterministic generator for fuzz inputs (SplitMix64).
-struct CodecTestRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 extension BinaryCodableTests {
     /// A user type with a hand-written conformance, as the protocol documentation shows.
     struct Visit: BinaryCodable, Equatable {
@@ -256,7 +243,7 @@ final class BinaryCodableTests: XCTestCase {
     }
 
     func testRandomAndCorruptedInputNeverTraps() {
-        var generator = CodecTestRandom(seed: 42)
+        var generator = SeededGenerator(seed: 42)
         let valid = encoded(composite)
         for _ in 0..<2_000 {
             var bytes = valid

@@ -20,7 +20,7 @@ final class CRC32CTests: XCTestCase {
     }
 
     func testIncrementalUpdatesMatchOneShot() {
-        var generator = CodecTestRandom(seed: 3)
+        var generator = SeededGenerator(seed: 3)
         let bytes = (0..<10_000).map { _ in UInt8.random(in: 0...255, using: &generator) }
         let expected = CRC32C.checksum(bytes)
         for _ in 0..<50 {

@@ -473,7 +473,7 @@ final class CodableBridgeTests: XCTestCase {
 
     func testCorruptedBytesNeverTrap() throws {
         let valid = try encode(Self.makeOrder())
-        var generator = CodecTestRandom(seed: 7)
+        var generator = SeededGenerator(seed: 7)
         for _ in 0..<3_000 {
             var bytes = valid
             let index = Int.random(in: 0..<bytes.count, using: &generator)

@@ -223,4 +223,38 @@ final class FinishedTaskCheckpointTests: XCTestCase {
         XCTAssertEqual(feedResults.committed.sorted(), Array(0...49))
         XCTAssertEqual(boundedResults.unfinishedTransactions + feedResults.unfinishedTransactions, 0)
     }
+
+    /// Broadcast state is checkpointed: restored from a checkpoint taken after the rules
+    /// stream ended, the job applies the rules though nothing sends them again.
+    func testBroadcastStateIsRestoredFromACheckpoint() async throws {
+        func makeJob(feed: Feed, applied: AtomicCounter, results: CollectedResults<String>, restore: RestoreSettings) -> StreamEnvironment {
+            let env = StreamEnvironment()
+            env.configuration.parallelism = 2
+            env.configuration.checkpoints.directory = temporaryDirectory("broadcast")
+            env.configuration.restore = restore
+            env.fromSource(FeedSource(feed: feed), name: "Feed").setParallelism(1).uid("words")
+                .map { "w\($0 % 5)" }.uid("to-words")
+                .connect(env.fromCollection((0..<5).map { Rule(word: "w\($0)", multiplier: $0 + 1) }).uid("rules")
+                    .broadcast(ApplyRules.rules))
+                .process(ApplyRules(applied: applied)).uid("apply-rules")
+                .collect(into: results)
+            return env
+        }
+        let applied = AtomicCounter()
+        let first = try makeJob(feed: Feed(), applied: applied, results: CollectedResults(), restore: .none).executeAsync("rules")
+        try await RuntimeTestKit.waitUntil("both subtasks hold every rule") { applied.current == 10 }
+        let checkpoint = try await first.triggerCheckpoint()
+        first.cancel()
+        _ = try? await first.result()
+
+        let feed = Feed()
+        let results = CollectedResults<String>()
+        let appliedAgain = AtomicCounter()
+        let restored = makeJob(feed: feed, applied: appliedAgain, results: results, restore: .path(checkpoint))
+        feed.append(0..<20)
+        feed.close()
+        try await restored.execute("rules restored")
+        XCTAssertEqual(appliedAgain.current, 0, "no rule arrived again")
+        XCTAssertEqual(results.values.sorted(), (0..<20).map { "w\($0 % 5)=\(2 * ($0 % 5 + 1))" }.sorted())
+    }
 }

@@ -98,7 +98,7 @@ final class KeyGroupAssignmentTests: XCTestCase {
         // The fast modulo agrees with `%` for many hashes and a non-power-of-two max parallelism.
         let seven = try KeyedStateBackend<Int32>(
             maxParallelism: 7, keyGroupRange: .all(maxParallelism: 7), clock: ManualClock())
-        var generator = StateTestRandom(seed: 7)
+        var generator = SeededGenerator(seed: 7)
         for _ in 0..<10_000 {
             let key = Int32(truncatingIfNeeded: generator.next())
             seven.setCurrentKey(key)
@@ -166,15 +166,3 @@ final class KeyGroupAssignmentTests: XCTestCase {
     }
 }
 
-/// A deterministic generator for tests.
-struct StateTestRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

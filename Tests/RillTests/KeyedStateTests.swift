@@ -213,7 +213,7 @@ final class KeyedStateTests: XCTestCase {
         let backend = try makeStateBackend(Int64.self)
         let state = try backend.getState(ValueStateDescriptor<Int64>(name: "v"))
         var model: [Int64: Int64] = [:]
-        var generator = StateTestRandom(seed: 42)
+        var generator = SeededGenerator(seed: 42)
         for step in 0..<200_000 {
             let key = Int64(generator.next() % 3000) - 1500
             backend.setCurrentKey(key)

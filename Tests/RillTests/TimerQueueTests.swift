@@ -96,7 +96,7 @@ final class TimerQueueTests: XCTestCase {
         let queue = TimerQueue<Int, Int>()
         var model: [(timestamp: Int64, key: Int, namespace: Int, sequence: Int)] = []
         var sequence = 0
-        var random = SeededTimeTestRandom(seed: 7)
+        var random = SeededGenerator(seed: 7)
         var bound: Int64 = 0
         for _ in 0..<20_000 {
             let timestamp = bound + Int64.random(in: 0..<50, using: &random)
@@ -168,7 +168,7 @@ final class TimerQueueTests: XCTestCase {
 
     func testLargeRandomWorkloadFiresEveryLiveTimerOnce() {
         let queue = TimerQueue<Int, Int>()
-        var random = SeededTimeTestRandom(seed: 99)
+        var random = SeededGenerator(seed: 99)
         var expected: Set<Int> = []
         for id in 0..<50_000 {
             queue.register(timestamp: Int64.random(in: 0..<1_000, using: &random), key: id, namespace: id % 5)

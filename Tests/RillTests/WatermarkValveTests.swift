@@ -99,7 +99,7 @@ final class WatermarkValveTests: XCTestCase {
 
     func testCombinedWatermarkNeverGoesBackwards() {
         let valve = StatusWatermarkValve(channelCount: 4)
-        var generator = SeededTimeTestRandom(seed: 42)
+        var generator = SeededGenerator(seed: 42)
         var last = Int64.min
         var channelLast = [Int64](repeating: 0, count: 4)
         for _ in 0..<10_000 {
@@ -123,17 +123,3 @@ final class WatermarkValveTests: XCTestCase {
     }
 }
 
-/// A seeded generator so randomized tests replay identically.
-struct SeededTimeTestRandom: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -68,7 +68,8 @@ final class OperatorSnapshot: @unchecked Sendable {
         keyedState?.stateDeclarations ?? []
     }
     /// Operator state, with its redistribution on rescale ("split", "union", "broadcast").
-    var operatorState: [(name: String, distribution: String, elements: [[UInt8]])] = []
+    /// Elements are encoded when the writer asks (off the task thread).
+    var operatorState: [(name: String, distribution: String, elements: () throws -> [[UInt8]])] = []
     /// Anything else an operator needs back (timers, source splits, pending transactions).
     var extra: [Blob] = []
 

@@ -330,9 +330,10 @@ final class CheckpointCoordinator: @unchecked Sendable {
                 } ?? []
                 var operatorState: [NamedStateHandle] = []
                 for state in snapshot.operatorState {
+                    let elements = try state.elements()
                     var blob = BinaryWriter(capacity: 64)
-                    blob.writeVarUInt(UInt64(state.elements.count))
-                    for element in state.elements { blob.writeBytes(element) }
+                    blob.writeVarUInt(UInt64(elements.count))
+                    for element in elements { blob.writeBytes(element) }
                     operatorState.append(NamedStateHandle(name: state.name, distribution: state.distribution,
                                                           handle: try file.append(blob.bytes)))
                 }

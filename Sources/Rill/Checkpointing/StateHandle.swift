@@ -95,8 +95,11 @@ public struct NamedStateHandle: Hashable, Sendable {
 
     /// The distribution as a ``OperatorStateDistribution``, or `nil` when it is empty or
     /// unknown.
-    public var operatorStateDistribution: OperatorStateDistribution? {
-        switch distribution {
+    public var operatorStateDistribution: OperatorStateDistribution? { Self.distribution(named: distribution) }
+
+    /// The distribution stored as `name`, or `nil` when it is unknown.
+    public static func distribution(named name: String) -> OperatorStateDistribution? {
+        switch name {
         case "split": .splitDistribute
         case "union": .union
         case "broadcast": .broadcast

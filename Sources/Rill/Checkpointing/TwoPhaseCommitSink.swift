@@ -86,12 +86,13 @@ final class TwoPhaseCommitSinkOperator<S: TwoPhaseCommitSink>: OneInputStreamOpe
         }
         let encoder = BinaryCodableEncoder()
         let subtask = sinkContext.subtaskIndex
-        snapshot.operatorState.append((name: "pending-transactions", distribution: "union", elements: try pending.map {
+        let elements = try pending.map {
             var writer = BinaryWriter(capacity: 64)
             writer.writeVarUInt(UInt64(subtask))
             writer.writeBytes(try encoder.encode($0.transaction))
             return writer.bytes
-        }))
+        }
+        snapshot.operatorState.append((name: "pending-transactions", distribution: "union", elements: { elements }))
     }
 
     @usableFromInline func notifyCheckpointComplete(_ checkpointId: Int64) throws {

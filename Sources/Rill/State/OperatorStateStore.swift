@@ -23,6 +23,10 @@ public final class OperatorStateStore {
         let typeID: ObjectIdentifier
         let typeName: String
         let state: AnyObject
+        /// Captures the entries (copy-on-write) and returns what encodes them later.
+        let capture: () -> () throws -> [[UInt8]]
+        /// Replaces the entries with decoded checkpoint elements.
+        let restore: ([[UInt8]]) throws -> Void
     }
 
     struct Pending {
@@ -33,6 +37,8 @@ public final class OperatorStateStore {
 
     var registry: [String: Registration] = [:]
     var pending: [String: Pending] = [:]
+    /// Checkpointed elements of states not registered yet, with their distribution.
+    var restoredElements: [String: (distribution: OperatorStateDistribution, elements: [[UInt8]])] = [:]
 
     public init() {}
 
@@ -55,13 +61,32 @@ public final class OperatorStateStore {
     public func broadcastState<K: Hashable, V>(
         name: String, keyType: K.Type = K.self, valueType: V.Type = V.self
     ) throws(StateError) -> BroadcastState<K, V> {
-        try register(name: name, distribution: .broadcast) { () throws(StateError) in
+        try register(name: name, distribution: .broadcast, make: { () throws(StateError) in
             let state = BroadcastState<K, V>(name: name)
             if let restored = try takePending(name, as: [K: V].self, distribution: .broadcast) {
                 state.putAll(restored)
             }
             return state
-        }
+        }, capture: { state in
+            let map = state.map
+            return {
+                let (keyCodec, valueCodec) = try (Self.codec(K.self, name), Self.codec(V.self, name))
+                return try map.map { key, value in
+                    var writer = BinaryWriter(capacity: 32)
+                    try keyCodec.encode(key, &writer)
+                    try valueCodec.encode(value, &writer)
+                    return writer.bytes
+                }
+            }
+        }, restore: { state, elements in
+            let (keyCodec, valueCodec) = try (Self.codec(K.self, name), Self.codec(V.self, name))
+            state.clear()
+            for element in elements {
+                var reader = BinaryReader(element)
+                let key = try keyCodec.decode(&reader)
+                state.put(key, try valueCodec.decode(&reader))
+            }
+        })
     }
 
     /// The names of the registered states with their distribution, sorted by name.
@@ -99,13 +124,22 @@ public final class OperatorStateStore {
     }
 
     func list<V>(name: String, distribution: OperatorStateDistribution) throws(StateError) -> OperatorListState<V> {
-        try register(name: name, distribution: distribution) { () throws(StateError) in
+        try register(name: name, distribution: distribution, make: { () throws(StateError) in
             let state = OperatorListState<V>(name: name, distribution: distribution)
             if let restored = try takePending(name, as: [V].self, distribution: distribution) {
                 state.update(restored)
             }
             return state
-        }
+        }, capture: { state in
+            let elements = state.elements
+            return {
+                let codec = try Self.codec(V.self, name)
+                return try elements.map { try codec.encodedBytes($0) }
+            }
+        }, restore: { state, elements in
+            let codec = try Self.codec(V.self, name)
+            state.update(try elements.map { try codec.decodeValue(from: $0) })
+        })
     }
 
     func takePending<T>(_ name: String, as type: T.Type, distribution: OperatorStateDistribution) throws(StateError) -> T? {
@@ -119,7 +153,8 @@ public final class OperatorStateStore {
     }
 
     func register<S: AnyObject>(
-        name: String, distribution: OperatorStateDistribution, make: () throws(StateError) -> S
+        name: String, distribution: OperatorStateDistribution, make: () throws(StateError) -> S,
+        capture: @escaping (S) -> () throws -> [[UInt8]], restore: @escaping (S, [[UInt8]]) throws -> Void
     ) throws(StateError) -> S {
         if let existing = registry[name] {
             guard existing.distribution == distribution, existing.typeID == ObjectIdentifier(S.self) else {
@@ -129,9 +164,65 @@ public final class OperatorStateStore {
             return unsafeDowncast(existing.state, to: S.self)
         }
         let state = try make()
+        if let restored = restoredElements[name] {
+            guard restored.distribution == distribution else {
+                throw mismatch(name, registered: "checkpointed as \(restored.distribution)", asked: "\(S.self) (\(distribution))")
+            }
+            do {
+                try restore(state, restored.elements)
+            } catch {
+                throw StateError(code: .stateTypeMismatch,
+                                 message: "operator state '\(name)' cannot be read back as \(S.self): \(error); restore with the type it was checkpointed with")
+            }
+            restoredElements[name] = nil
+        }
         registry[name] = Registration(
-            distribution: distribution, typeID: ObjectIdentifier(S.self), typeName: "\(S.self)", state: state)
+            distribution: distribution, typeID: ObjectIdentifier(S.self), typeName: "\(S.self)", state: state,
+            capture: { capture(state) }, restore: { try restore(state, $0) })
         return state
+    }
+
+    // MARK: checkpoints
+
+    /// Captures every registered state (copy-on-write, on the task thread) into `snapshot`;
+    /// the checkpoint writer encodes them. States restored but never asked for again are
+    /// carried over unchanged.
+    func snapshot(into snapshot: OperatorSnapshot) {
+        for (name, registration) in registry.sorted(by: { $0.key < $1.key }) {
+            snapshot.operatorState.append((name: name, distribution: NamedStateHandle.distributionName(registration.distribution),
+                                           elements: registration.capture()))
+        }
+        for (name, restored) in restoredElements.sorted(by: { $0.key < $1.key }) {
+            let elements = restored.elements
+            snapshot.operatorState.append((name: name, distribution: NamedStateHandle.distributionName(restored.distribution),
+                                           elements: { elements }))
+        }
+    }
+
+    /// Loads the checkpointed states of this subtask (already redistributed); a state already
+    /// registered is replaced now, others when the operator asks for them.
+    func restore(_ states: [(name: String, distribution: String, bytes: [[UInt8]])]) throws {
+        for state in states {
+            guard let distribution = NamedStateHandle.distribution(named: state.distribution) else {
+                throw RillError(.stateError, "operator state '\(state.name)' has the unknown distribution '\(state.distribution)'; the checkpoint was written by a newer release")
+            }
+            if let registration = registry[state.name] {
+                guard registration.distribution == distribution else {
+                    throw mismatch(state.name, registered: "\(registration.typeName) (\(registration.distribution))",
+                                   asked: "checkpointed \(distribution)")
+                }
+                try registration.restore(state.bytes)
+            } else {
+                restoredElements[state.name] = (distribution, state.bytes)
+            }
+        }
+    }
+
+    static func codec<T>(_: T.Type, _ name: String) throws -> StateCodec<T> {
+        guard let codec = StateCodec<T>.discovered() else {
+            throw RillError(.stateError, "operator state '\(name)' cannot be checkpointed: \(T.self) conforms to neither BinaryCodable nor Codable; add a conformance")
+        }
+        return codec
     }
 
     func mismatch(_ name: String, registered: String, asked: String) -> StateError {

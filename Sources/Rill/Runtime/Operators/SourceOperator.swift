@@ -165,7 +165,7 @@ extension SourceOperator: CheckpointedOperator {
     @usableFromInline
     func snapshotState(checkpointId: Int64, into snapshot: OperatorSnapshot, incremental: Bool) throws {
         let splits = reader.snapshotState(checkpointId: checkpointId)
-        snapshot.operatorState.append((name: "splits", distribution: "split",
-                                       elements: try splits.map { try BinaryCodableEncoder().encode($0) }))
+        let elements = try splits.map { try BinaryCodableEncoder().encode($0) }
+        snapshot.operatorState.append((name: "splits", distribution: "split", elements: { elements }))
     }
 }

@@ -65,3 +65,13 @@ final class BroadcastProcessOperator<F: BroadcastProcessFunction, K: Hashable, V
         try process.processWatermark(watermark)
     }
 }
+
+extension BroadcastProcessOperator: CheckpointedOperator {
+    @usableFromInline func initializeState(_ restore: OperatorRestoreState) throws {
+        try store.restore(restore.operatorState)
+    }
+
+    @usableFromInline func snapshotState(checkpointId: Int64, into snapshot: OperatorSnapshot, incremental: Bool) throws {
+        store.snapshot(into: snapshot)
+    }
+}
