@@ -180,7 +180,8 @@ final class StreamTask {
             case .didWork: continue
             case .idle:
                 try flushOutputs()
-                gate.waitForWork(timeoutNanos: waitTimeout())
+                // Waiting for a final checkpoint: only mails wake the task, no timer is due.
+                gate.waitForWork(timeoutNanos: inputFinished ? nil : waitTimeout())
             case .outputFull:
                 gate.waitForWork(timeoutNanos: waitTimeout(), forInput: false)
             }
