@@ -142,6 +142,22 @@ final class UnalignedCheckpointTests: XCTestCase {
         XCTAssertEqual(kinds, ["records", "records"], "the barrier is gone; both batches remain")
     }
 
+    func testRestoredInFlightRecordsAreTakenBeforeAnyNewInput() throws {
+        let gate = InputGate(channelCount: 2, capacity: 1)
+        let restored = [RecordBatch([StreamRecord<Int>(1)]), RecordBatch([StreamRecord<Int>(2)])]
+        try gate.withoutCapacityLimit {
+            for batch in restored { try gate.push(.records(batch, count: 1), channel: 1) }
+        }
+        try gate.push(.records(RecordBatch([StreamRecord<Int>(3)]), count: 1), channel: 0)
+        var order: [Int] = []
+        while let (channel, element) = gate.poll() {
+            guard case .records(let batch, _) = element else { continue }
+            order.append(unsafeDowncast(batch, to: RecordBatch<Int>.self).records[0].value)
+            XCTAssertEqual(channel, order.count <= 2 ? 1 : 0)
+        }
+        XCTAssertEqual(order, [1, 2, 3], "both restored batches first (beyond the capacity), then new input")
+    }
+
     // MARK: jobs
 
     /// Source (parallelism 1) → keyBy → running sum → gated transactional sink.

@@ -39,14 +39,15 @@ struct RestorePlanner {
             }
         }
         // Operator list state: gather every former subtask's elements, then redistribute.
-        var byName: [String: (distribution: String, perSubtask: [[[UInt8]]])] = [:]
+        var byName: [String: (distribution: String, perSubtask: [[[UInt8]]], own: [[UInt8]])] = [:]
         for former in op.subtasks.sorted(by: { $0.subtaskIndex < $1.subtaskIndex }) {
             for named in former.operatorState {
                 var reader = BinaryReader(try read(named.handle))
                 let count = try reader.readLength()
                 var elements: [[UInt8]] = []
                 for _ in 0..<count { elements.append(try reader.readBytes()) }
-                byName[named.name, default: (named.distribution, [])].perSubtask.append(elements)
+                byName[named.name, default: (named.distribution, [], [])].perSubtask.append(elements)
+                if former.subtaskIndex == subtask { byName[named.name]!.own = elements }
             }
         }
         for (name, entry) in byName.sorted(by: { $0.key < $1.key }) {
@@ -57,9 +58,16 @@ struct RestorePlanner {
             case "broadcast":
                 elements = entry.perSubtask.first ?? []
             default:
-                // Round-robin over the new subtasks, in former-subtask order (Flink's split-distribute).
-                let all = entry.perSubtask.flatMap { $0 }
-                elements = all.enumerated().filter { $0.offset % parallelism == subtask }.map(\.element)
+                if op.parallelism == parallelism {
+                    // Unchanged parallelism: each subtask gets its own back, as in Flink. A
+                    // source's splits stay where they were, behind the in-flight records an
+                    // unaligned checkpoint stored for them.
+                    elements = entry.own
+                } else {
+                    // Round-robin over the new subtasks, in former-subtask order (Flink's split-distribute).
+                    let all = entry.perSubtask.flatMap { $0 }
+                    elements = all.enumerated().filter { $0.offset % parallelism == subtask }.map(\.element)
+                }
             }
             state.operatorState.append((name, entry.distribution, elements))
         }

@@ -30,6 +30,8 @@ enum ChannelElement {
         var ended = false
         /// Priority barriers at the front of the queue, not yet taken.
         var priorityElements = 0
+        /// Record batches restored from an unaligned checkpoint, at the front of the queue.
+        var restoredBatches = 0
         /// The gate of the task that pushes into this channel: woken when the channel stops
         /// being full, so a producer that waits for output capacity resumes.
         var producer: InputGate?
@@ -37,6 +39,12 @@ enum ChannelElement {
         /// Whether `poll()` may take from this channel: alignment blocks records and aligned
         /// barriers, never a barrier that overtook them.
         var isPollable: Bool { !isEmpty && (!blocked || priorityElements > 0) }
+
+        /// Whether `poll()` may take from this channel while restored in-flight records wait
+        /// in some channel: only a channel with restored records (they go first, so a record
+        /// never overtakes one that preceded it before the restore, whichever channel it now
+        /// comes through).
+        func isPollable(whileRestoring restoring: Bool) -> Bool { isPollable && (!restoring || restoredBatches > 0) }
 
         /// The record batches queued in `range` (of `elements`).
         func recordBatches(_ range: Range<Int>) -> [AnyObject] {
@@ -58,6 +66,8 @@ enum ChannelElement {
     /// While restoring in-flight records before the task runs, pushes never wait: nothing
     /// consumes yet, and the records fit in memory (they were checkpointed from it).
     private var unbounded = false
+    /// Restored in-flight record batches not yet taken, over all channels.
+    private var restoredBatches = 0
 
     @usableFromInline init(channelCount: Int, capacity: Int) {
         precondition(capacity > 0)
@@ -88,6 +98,10 @@ enum ChannelElement {
             }
             channels[index].queuedBatches += 1
             channels[index].highWaterMark = max(channels[index].highWaterMark, channels[index].queuedBatches)
+            if unbounded {
+                channels[index].restoredBatches += 1
+                restoredBatches += 1
+            }
         }
         if cancelled { throw TaskCancelled() }
         channels[index].elements.append(element)
@@ -123,7 +137,8 @@ enum ChannelElement {
         }
     }
 
-    /// Pushes made in `body` never wait for capacity (restoring in-flight records).
+    /// Pushes made in `body` never wait for capacity, and their record batches are taken before
+    /// any other input (restoring in-flight records).
     func withoutCapacityLimit<R>(_ body: () throws -> R) rethrows -> R {
         lock.withLock { unbounded = true }
         defer { lock.withLock { unbounded = false } }
@@ -193,7 +208,8 @@ enum ChannelElement {
             guard count > 0 else { return nil }
             for offset in 0..<count {
                 let index = (nextChannel + offset) % count
-                if !channels[index].isPollable || (priorityOnly && channels[index].priorityElements == 0) { continue }
+                if !channels[index].isPollable(whileRestoring: restoredBatches > 0)
+                    || (priorityOnly && channels[index].priorityElements == 0) { continue }
                 let element = channels[index].elements[channels[index].head]
                 channels[index].head += 1
                 if channels[index].head == channels[index].elements.count {
@@ -205,6 +221,10 @@ enum ChannelElement {
                 }
                 switch element {
                 case .records:
+                    if channels[index].restoredBatches > 0 {
+                        channels[index].restoredBatches -= 1
+                        restoredBatches -= 1
+                    }
                     channels[index].queuedBatches -= 1
                     lock.signalProducers()
                     if channels[index].queuedBatches == capacity - 1 { producerToWake = channels[index].producer }
@@ -240,7 +260,7 @@ enum ChannelElement {
     }
 
     private func hasPollableElement() -> Bool {
-        channels.contains { $0.isPollable }
+        channels.contains { $0.isPollable(whileRestoring: restoredBatches > 0) }
     }
 
     /// Whether a push of a record batch into the channel would not wait.
