@@ -36,15 +36,14 @@ enum ChannelElement {
         /// being full, so a producer that waits for output capacity resumes.
         var producer: InputGate?
         var isEmpty: Bool { head == elements.count }
-        /// Whether `poll()` may take from this channel: alignment blocks records and aligned
-        /// barriers, never a barrier that overtook them.
-        var isPollable: Bool { !isEmpty && (!blocked || priorityElements > 0) }
-
-        /// Whether `poll()` may take from this channel while restored in-flight records wait
-        /// in some channel: only a channel with restored records (they go first, so a record
-        /// never overtakes one that preceded it before the restore, whichever channel it now
-        /// comes through).
-        func isPollable(whileRestoring restoring: Bool) -> Bool { isPollable && (!restoring || restoredBatches > 0) }
+        /// Whether `poll()` may take from this channel. Alignment blocks records and aligned
+        /// barriers, never a barrier that overtook them. While restored in-flight records wait
+        /// in some channel (`restoring`), only channels holding some are taken from: they go
+        /// first, so a record never overtakes one that preceded it before the restore,
+        /// whichever channel it now comes through.
+        func isPollable(restoring: Bool) -> Bool {
+            !isEmpty && (!blocked || priorityElements > 0) && (!restoring || restoredBatches > 0)
+        }
 
         /// The record batches queued in `range` (of `elements`).
         func recordBatches(_ range: Range<Int>) -> [AnyObject] {
@@ -63,9 +62,10 @@ enum ChannelElement {
     private var wakeRequested = false
     private var nextChannel = 0
     private var cancelHooks: [@Sendable () -> Void] = []
-    /// While restoring in-flight records before the task runs, pushes never wait: nothing
-    /// consumes yet, and the records fit in memory (they were checkpointed from it).
-    private var unbounded = false
+    /// While restoring in-flight records before the task runs, pushes never wait (nothing
+    /// consumes yet, and the records fit in memory: they were checkpointed from it), and the
+    /// batches pushed are marked as restored.
+    private var restoringInFlightRecords = false
     /// Restored in-flight record batches not yet taken, over all channels.
     private var restoredBatches = 0
 
@@ -93,12 +93,12 @@ enum ChannelElement {
         lock.lock()
         defer { lock.unlock() }
         if case .records = element {
-            while !ignoringCapacity && !unbounded && channels[index].queuedBatches >= capacity && !cancelled {
+            while !ignoringCapacity && !restoringInFlightRecords && channels[index].queuedBatches >= capacity && !cancelled {
                 lock.waitProducer(timeoutNanos: nil)
             }
             channels[index].queuedBatches += 1
             channels[index].highWaterMark = max(channels[index].highWaterMark, channels[index].queuedBatches)
-            if unbounded {
+            if restoringInFlightRecords {
                 channels[index].restoredBatches += 1
                 restoredBatches += 1
             }
@@ -127,22 +127,23 @@ enum ChannelElement {
     /// when alignment times out and the checkpoint continues unaligned.
     func extractBarrier(_ checkpointId: Int64, channel index: Int) -> (CheckpointBarrier, overtaken: [AnyObject])? {
         lock.withLock {
-            let channel = channels[index]
-            for position in channel.head..<channel.elements.count {
-                guard case .barrier(let barrier) = channel.elements[position], barrier.checkpointId == checkpointId else { continue }
+            let head = channels[index].head
+            for position in head..<channels[index].elements.count {
+                guard case .barrier(let barrier) = channels[index].elements[position], barrier.checkpointId == checkpointId else { continue }
+                let overtaken = channels[index].recordBatches(head..<position)
+                // Removed in place: a copy of the channel held here would make this copy the queue.
                 channels[index].elements.remove(at: position)
-                return (barrier, channel.recordBatches(channel.head..<position))
+                return (barrier, overtaken)
             }
             return nil
         }
     }
 
-    /// Pushes made in `body` never wait for capacity, and their record batches are taken before
-    /// any other input (restoring in-flight records).
-    func withoutCapacityLimit<R>(_ body: () throws -> R) rethrows -> R {
-        lock.withLock { unbounded = true }
-        defer { lock.withLock { unbounded = false } }
-        return try body()
+    /// While on (before the task starts), pushes never wait for capacity, and their record
+    /// batches are taken before any other input: they are an unaligned checkpoint's in-flight
+    /// records.
+    func setRestoringInFlightRecords(_ on: Bool) {
+        lock.withLock { restoringInFlightRecords = on }
     }
 
     /// Queues control work to run on the task thread between records.
@@ -208,7 +209,7 @@ enum ChannelElement {
             guard count > 0 else { return nil }
             for offset in 0..<count {
                 let index = (nextChannel + offset) % count
-                if !channels[index].isPollable(whileRestoring: restoredBatches > 0)
+                if !channels[index].isPollable(restoring: restoredBatches > 0)
                     || (priorityOnly && channels[index].priorityElements == 0) { continue }
                 let element = channels[index].elements[channels[index].head]
                 channels[index].head += 1
@@ -260,12 +261,12 @@ enum ChannelElement {
     }
 
     private func hasPollableElement() -> Bool {
-        channels.contains { $0.isPollable(whileRestoring: restoredBatches > 0) }
+        channels.contains { $0.isPollable(restoring: restoredBatches > 0) }
     }
 
     /// Whether a push of a record batch into the channel would not wait.
     func hasCapacity(channel index: Int) -> Bool {
-        lock.withLock { unbounded || channels[index].queuedBatches < capacity }
+        lock.withLock { restoringInFlightRecords || channels[index].queuedBatches < capacity }
     }
 
     /// Names the gate of the task that pushes into the channel (see `Channel.producer`).

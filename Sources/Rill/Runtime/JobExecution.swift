@@ -361,6 +361,9 @@ final class JobExecution: @unchecked Sendable {
     /// edge partitions (by key group for keyed edges), from the upstream subtask that sent them.
     func restoreInFlightRecords() throws {
         guard let restore else { return }
+        let allGates = gates.joined()
+        for gate in allGates { gate.setRestoringInFlightRecords(true) }
+        defer { for gate in allGates { gate.setRestoringInFlightRecords(false) } }
         for chain in plan.chains {
             let head = plan.graph.nodes[chain.nodes[0]]
             for var restored in try restore.inFlightRecords(node: head) {
@@ -395,17 +398,10 @@ final class JobExecution: @unchecked Sendable {
                 }
                 let (consumer, output) = edge.writers.make(partitioner, targets, configuration.batchSize, upstream,
                                                            plan.maxParallelism[edge.target])
-                try withoutCapacityLimit(targets.map(\.gate)) {
-                    try edge.typeOps.inFlight.replay(batch, consumer)
-                    try output.flush()
-                }
+                try edge.typeOps.inFlight.replay(batch, consumer)
+                try output.flush()
             }
         }
-    }
-
-    private func withoutCapacityLimit(_ gates: [InputGate], _ body: () throws -> Void) throws {
-        guard let gate = gates.first else { return try body() }
-        try gate.withoutCapacityLimit { try withoutCapacityLimit(Array(gates.dropFirst()), body) }
     }
 
     /// Sends barrier `barrier` into every source subtask, snapshotting each source's split
@@ -448,18 +444,19 @@ final class JobExecution: @unchecked Sendable {
 
     /// Tells every running task that a checkpoint completed (or was aborted).
     func notifyCheckpoint(_ checkpointId: Int64, completed: Bool) {
-        let running = lock.withLock { tasks.flatMap { $0 }.compactMap { $0 } }
-        for task in running {
+        for task in builtTasks {
             task.gate.enqueueMail {
                 if completed { try task.notifyCheckpointComplete(checkpointId) } else { try task.notifyCheckpointAborted(checkpointId) }
             }
         }
     }
 
+    /// The tasks built so far (they get mails until the attempt ends).
+    private var builtTasks: [StreamTask] { lock.withLock { tasks.joined().compactMap { $0 } } }
+
     /// Tells every running task that checkpoint `checkpointId` is past its alignment timeout.
     func alignmentTimedOut(_ checkpointId: Int64) {
-        let running = lock.withLock { tasks.flatMap { $0 }.compactMap { $0 } }
-        for task in running where !task.channelInputs.isEmpty {
+        for task in builtTasks where !task.channelInputs.isEmpty {
             task.gate.enqueueMail { try task.alignmentTimedOut(checkpointId) }
         }
     }
