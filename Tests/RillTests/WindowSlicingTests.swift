@@ -11,25 +11,10 @@ final class WindowSlicingTests: XCTestCase {
         let offset: Int64
     }
 
-    /// A deterministic generator (SplitMix64).
-    struct Random {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func next(_ range: ClosedRange<Int64>) -> Int64 {
-            range.lowerBound + Int64(next() % UInt64(range.upperBound - range.lowerBound + 1))
-        }
-    }
-
     /// Elements around a rising event time, out of order by up to `disorder`, some far behind
     /// the watermark (late), with watermarks in between.
     static func randomScript(seed: UInt64, count: Int, disorder: Int64) -> [WStep] {
-        var random = Random(state: seed)
+        var random = SeededGenerator(seed: seed)
         var steps: [WStep] = []
         var time: Int64 = random.next(-200...0)
         var watermark = Int64.min
@@ -142,5 +127,12 @@ final class WindowSlicingTests: XCTestCase {
         XCTAssertEqual(harness.output.map(\.value), [1, 1, 2, 2])
         try harness.processElement(WEvent("a", 4, 100), timestamp: 100)
         XCTAssertEqual(harness.output.count, 4, "after the final watermark everything is late")
+    }
+}
+
+extension SeededGenerator {
+    /// A value in `range` by modulo (the slicing tests' inputs were generated this way).
+    mutating func next(_ range: ClosedRange<Int64>) -> Int64 {
+        range.lowerBound + Int64(next() % UInt64(range.upperBound - range.lowerBound + 1))
     }
 }
